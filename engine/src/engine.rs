@@ -1051,23 +1051,51 @@ deny[msg] {
             ("ok.rego", "package ok\nwarn contains \"fine\" if true\n"),
             (
                 "bad.rego",
-                "package bad\ndeny contains msg if {\n  x := 1 / input.context.zero\n  msg := sprintf(\"%v\", [x])\n}\n",
+                "package bad\nlevel := \"low\" if input.context.a\nlevel := \"high\" if input.context.b\ndeny contains level if level == \"x\"\n",
             ),
         ]);
+        let d = e.decide(&action(
+            "release.deploy",
+            "prod",
+            json!({"context": {"a": true, "b": true}}),
+        ));
+        assert_eq!(d.outcome, Outcome::Deny);
+        let v = &d.violations[0];
+        assert_eq!((v.policy.as_str(), v.rule.as_str()), ("bad", "error"));
+        assert!(
+            v.message.contains("bad.rego:3:1") && v.message.contains("conflict"),
+            "{}",
+            v.message
+        );
+        assert_eq!(d.warnings.len(), 1, "the healthy policy still reports");
+        // Without the conflict the same bundle allows.
+        let d = e.decide(&action(
+            "release.deploy",
+            "prod",
+            json!({"context": {"a": true}}),
+        ));
+        assert_eq!(d.outcome, Outcome::Allow);
+    }
+
+    #[test]
+    fn a_builtin_error_in_an_enforced_policy_denies() {
+        let e = engine(&[(
+            "bad.rego",
+            "package bad\ndeny contains msg if {\n  x := 1 / input.context.zero\n  msg := sprintf(\"%v\", [x])\n}\n",
+        )]);
         let d = e.decide(&action(
             "release.deploy",
             "prod",
             json!({"context": {"zero": 0}}),
         ));
         assert_eq!(d.outcome, Outcome::Deny);
-        let v = &d.violations[0];
-        assert_eq!((v.policy.as_str(), v.rule.as_str()), ("bad", "error"));
         assert!(
-            v.message.contains("bad.rego:3:10: divide by zero"),
+            d.violations[0]
+                .message
+                .contains("bad.rego:3:10: divide by zero"),
             "{}",
-            v.message
+            d.violations[0].message
         );
-        assert_eq!(d.warnings.len(), 1, "the healthy policy still reports");
     }
 
     #[test]

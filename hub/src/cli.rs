@@ -1,0 +1,265 @@
+//! The command-line surface, declared once.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Gatehouse: a governed GitOps control plane. Every render, release, promotion, rollback,
+/// break-glass session and cluster command is decided by one policy engine; this binary runs
+/// that engine for policy authors and CI.
+#[derive(Debug, Parser)]
+#[command(name = "gatehouse", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// Log level on stderr: error, warn, info, debug or trace (RUST_LOG overrides).
+    #[arg(
+        long = "log-level",
+        global = true,
+        value_name = "LEVEL",
+        default_value = "warn",
+        env = "GATEHOUSE_LOG"
+    )]
+    pub log_level: String,
+    /// The subcommand.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Evaluate a Rego query against policies and data, like `opa eval`.
+    Eval(EvalArgs),
+    /// Decide an action document the way the hub would: allow, deny or pending.
+    Decide(DecideArgs),
+    /// Run policy tests (`test_*` rules), like `opa test`.
+    Test(TestArgs),
+    /// Measure evaluation speed, like `opa bench`: median and spread over many runs.
+    Bench(BenchArgs),
+    /// Print a JSON Schema of the contract (the action document or the decision).
+    Schema(SchemaArgs),
+}
+
+/// Where policies come from.
+#[derive(Debug, Clone, Args)]
+pub struct PolicySource {
+    /// Policy or data path: a directory, a bundle (.tar.gz), a .rego file or a JSON/YAML data
+    /// file. Repeatable.
+    #[arg(short = 'd', long = "data", value_name = "PATH")]
+    pub data: Vec<PathBuf>,
+    /// Include the built-in policy library (the default for `decide` when no -d is given).
+    #[arg(short = 'b', long = "builtin")]
+    pub builtin: bool,
+    /// Read modules as Rego v0 unless a bundle manifest says otherwise.
+    #[arg(long = "v0")]
+    pub v0: bool,
+    /// Evaluation time limit, e.g. 500ms or 2s.
+    #[arg(long = "timeout", value_name = "DURATION", default_value = "500ms", value_parser = parse_duration)]
+    pub timeout: std::time::Duration,
+}
+
+/// `gatehouse eval`.
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// Policies and data.
+    #[command(flatten)]
+    pub source: PolicySource,
+    /// Input document (JSON or YAML; `-` for stdin).
+    #[arg(short = 'i', long = "input", value_name = "FILE")]
+    pub input: Option<PathBuf>,
+    /// Output format.
+    #[arg(short = 'f', long = "format", value_enum, default_value_t = EvalFormat::Json)]
+    pub format: EvalFormat,
+    /// Exit 1 when the query is undefined.
+    #[arg(long = "fail")]
+    pub fail: bool,
+    /// Exit 1 when the query is defined.
+    #[arg(long = "fail-defined")]
+    pub fail_defined: bool,
+    /// The query, e.g. `data.gatehouse.k8s.image_tags.deny`.
+    pub query: String,
+}
+
+/// `gatehouse eval` output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EvalFormat {
+    /// `opa eval -f json`: results with expressions, locations and bindings.
+    Json,
+    /// Indented values and bindings for people.
+    Pretty,
+    /// Only the expression values, one JSON document per result.
+    Values,
+}
+
+/// `gatehouse decide`.
+#[derive(Debug, Args)]
+pub struct DecideArgs {
+    /// The action document (JSON or YAML; `-` for stdin).
+    #[arg(short = 'a', long = "action", value_name = "FILE")]
+    pub action: PathBuf,
+    /// Policy bundle: directory, .tar.gz or .rego file (repeatable). Default: the built-in library.
+    #[arg(short = 'p', long = "policies", value_name = "PATH")]
+    pub policies: Vec<PathBuf>,
+    /// Also load the built-in library alongside --policies.
+    #[arg(short = 'b', long = "builtin")]
+    pub builtin: bool,
+    /// Bindings file (YAML); overrides the bundle's bindings.yaml.
+    #[arg(long = "bindings", value_name = "FILE")]
+    pub bindings: Option<PathBuf>,
+    /// Read modules as Rego v0 unless a bundle manifest says otherwise.
+    #[arg(long = "v0")]
+    pub v0: bool,
+    /// Evaluation time limit.
+    #[arg(long = "timeout", value_name = "DURATION", default_value = "500ms", value_parser = parse_duration)]
+    pub timeout: std::time::Duration,
+    /// Include which policies ran and which rules fired.
+    #[arg(long = "explain")]
+    pub explain: bool,
+    /// Output format.
+    #[arg(short = 'f', long = "format", value_enum, default_value_t = DecideFormat::Pretty)]
+    pub format: DecideFormat,
+}
+
+/// `gatehouse decide` output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DecideFormat {
+    /// The decision as JSON.
+    Json,
+    /// A summary for people.
+    Pretty,
+}
+
+/// `gatehouse test`.
+#[derive(Debug, Args)]
+pub struct TestArgs {
+    /// Directories, bundles or files holding policies and their tests.
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Test the built-in policy library.
+    #[arg(short = 'b', long = "builtin")]
+    pub builtin: bool,
+    /// Only run tests whose `package.rule` matches this regular expression.
+    #[arg(short = 'r', long = "run", value_name = "REGEX")]
+    pub run: Option<String>,
+    /// Print every test with its time, not just failures.
+    #[arg(short = 'v', long = "verbose")]
+    pub verbose: bool,
+    /// Output format.
+    #[arg(short = 'f', long = "format", value_enum, default_value_t = TestFormat::Pretty)]
+    pub format: TestFormat,
+    /// Read modules as Rego v0 unless a bundle manifest says otherwise.
+    #[arg(long = "v0")]
+    pub v0: bool,
+    /// Time limit per test.
+    #[arg(long = "timeout", value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
+    pub timeout: std::time::Duration,
+}
+
+/// `gatehouse test` output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TestFormat {
+    /// Human-readable.
+    Pretty,
+    /// One JSON array of results.
+    Json,
+}
+
+/// `gatehouse bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Policies and data (for a query benchmark).
+    #[command(flatten)]
+    pub source: PolicySource,
+    /// Input document for a query benchmark.
+    #[arg(short = 'i', long = "input", value_name = "FILE")]
+    pub input: Option<PathBuf>,
+    /// Benchmark deciding this action document instead of a query (built-in library unless -d).
+    #[arg(
+        short = 'a',
+        long = "action",
+        value_name = "FILE",
+        conflicts_with = "query"
+    )]
+    pub action: Option<PathBuf>,
+    /// Bindings for --action.
+    #[arg(long = "bindings", value_name = "FILE")]
+    pub bindings: Option<PathBuf>,
+    /// Measured evaluations (after a warm-up of a tenth as many).
+    #[arg(short = 'n', long = "count", default_value_t = 5000)]
+    pub count: usize,
+    /// Also measure throughput with this many threads deciding in parallel.
+    #[arg(long = "threads", value_name = "N")]
+    pub threads: Option<usize>,
+    /// Include parsing the JSON input in every iteration (as a caller sending JSON pays).
+    #[arg(long = "parse-input")]
+    pub parse_input: bool,
+    /// Output format.
+    #[arg(short = 'f', long = "format", value_enum, default_value_t = DecideFormat::Pretty)]
+    pub format: DecideFormat,
+    /// The query to benchmark.
+    pub query: Option<String>,
+}
+
+/// `gatehouse schema`.
+#[derive(Debug, Args)]
+pub struct SchemaArgs {
+    /// Which document.
+    #[arg(value_enum, default_value_t = SchemaKind::Action)]
+    pub which: SchemaKind,
+}
+
+/// Schemas `gatehouse schema` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SchemaKind {
+    /// The action document (`input`).
+    Action,
+    /// The decision.
+    Decision,
+    /// A bindings file.
+    Bindings,
+}
+
+/// Parses `250ms`, `2s`, `1m` or a bare number of milliseconds.
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let t = text.trim();
+    let (number, unit) = t
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .map_or((t, "ms"), |i| t.split_at(i));
+    let n: f64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration; write e.g. 500ms or 2s"))?;
+    let secs = match unit {
+        "ns" => n / 1e9,
+        "us" | "µs" => n / 1e6,
+        "ms" => n / 1e3,
+        "s" => n,
+        "m" => n * 60.0,
+        _ => {
+            return Err(format!(
+                "`{text}` has an unknown unit `{unit}`; use ms, s or m"
+            ));
+        }
+    };
+    if !(secs.is_finite() && secs > 0.0) {
+        return Err(format!("`{text}` must be a positive duration"));
+    }
+    Ok(std::time::Duration::from_secs_f64(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        super::Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(super::parse_duration("250ms").unwrap().as_millis(), 250);
+        assert_eq!(super::parse_duration("2s").unwrap().as_secs(), 2);
+        assert_eq!(super::parse_duration("40").unwrap().as_millis(), 40);
+        assert!(super::parse_duration("soon").is_err());
+        assert!(super::parse_duration("0s").is_err());
+    }
+}

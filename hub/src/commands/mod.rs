@@ -1,0 +1,144 @@
+//! One module per subcommand, plus what they share: loading a bundle and reading documents.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use gatehouse_engine::{Bindings, Bundle, Engine, EngineOptions, Error, LoadOptions};
+use serde_json::Value as Json;
+
+use crate::cli::{Command, PolicySource};
+
+mod bench;
+mod decide;
+mod eval;
+mod schema;
+mod test;
+
+/// Runs a subcommand and returns the process exit code.
+pub fn run(command: Command) -> Result<ExitCode> {
+    match command {
+        Command::Eval(args) => eval::run(args),
+        Command::Decide(args) => decide::run(args),
+        Command::Test(args) => test::run(args),
+        Command::Bench(args) => bench::run(args),
+        Command::Schema(args) => schema::run(args),
+    }
+}
+
+/// Loads the bundle a command asked for: the `-d` paths, plus the built-in library when
+/// requested (or when `builtin_by_default` and no path is given).
+pub(crate) fn load_bundle(
+    paths: &[PathBuf],
+    builtin: bool,
+    v0: bool,
+    with_tests: bool,
+) -> Result<Bundle, Error> {
+    let options = LoadOptions { v0 };
+    let builtin_bundle = || {
+        Bundle::from_files(
+            gatehouse_policies::files(with_tests),
+            LoadOptions::default(),
+        )
+    };
+    match (paths.is_empty(), builtin) {
+        (true, true) => builtin_bundle(),
+        (true, false) => Bundle::from_files(std::iter::empty::<(&str, &[u8])>(), options),
+        (false, false) => Bundle::load_paths(paths, options),
+        (false, true) => {
+            let mut user = Bundle::load_paths(paths, options)?;
+            let lib = builtin_bundle()?;
+            user.modules.extend(lib.modules.into_iter().map(|mut m| {
+                m.path = format!("builtin:{}", m.path);
+                m
+            }));
+            merge_data(&mut user.data, lib.data);
+            if let Some(lib_bindings) = lib.bindings {
+                user.bindings
+                    .get_or_insert_with(Bindings::default)
+                    .bindings
+                    .extend(lib_bindings.bindings);
+            }
+            user.revision = format!("{}+builtin-{}", user.revision, lib.revision);
+            Ok(user)
+        }
+    }
+}
+
+fn merge_data(into: &mut Json, from: Json) {
+    match (into, from) {
+        (Json::Object(a), Json::Object(b)) => {
+            for (k, v) in b {
+                match a.get_mut(&k) {
+                    Some(existing) => merge_data(existing, v),
+                    None => {
+                        a.insert(k, v);
+                    }
+                }
+            }
+        }
+        (slot, v) => *slot = v,
+    }
+}
+
+/// Compiles a policy source into an engine, printing compile errors with their location.
+pub(crate) fn engine_for(
+    source: &PolicySource,
+    bindings: Option<&Path>,
+    builtin_by_default: bool,
+) -> Result<Engine> {
+    let builtin = source.builtin || (builtin_by_default && source.data.is_empty());
+    let bundle = load_bundle(&source.data, builtin, source.v0, false)?;
+    let bindings = bindings.map(read_bindings).transpose()?;
+    let options = EngineOptions {
+        timeout: source.timeout,
+        ..EngineOptions::default()
+    };
+    Ok(Engine::compile(bundle, bindings, options)?)
+}
+
+pub(crate) fn read_bindings(path: &Path) -> Result<Bindings> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("{}: cannot be read", path.display()))?;
+    Bindings::from_yaml(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+}
+
+/// Reads a document as text: a file, or stdin for `-`.
+pub(crate) fn read_text(path: &Path) -> Result<String> {
+    if path == Path::new("-") {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .context("cannot read stdin")?;
+        return Ok(text);
+    }
+    std::fs::read_to_string(path).with_context(|| format!("{}: cannot be read", path.display()))
+}
+
+/// Reads a JSON or YAML document (chosen by extension; stdin is tried as JSON, then YAML).
+pub(crate) fn read_document(path: &Path) -> Result<Json> {
+    let text = read_text(path)?;
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or_default();
+    let shown = path.display();
+    if ext == "yaml" || ext == "yml" {
+        return gatehouse_engine::yaml_from_str(&text)
+            .map_err(|e| anyhow::anyhow!("{shown}: not valid YAML: {e}"));
+    }
+    match serde_json::from_str(&text) {
+        Ok(v) => Ok(v),
+        Err(e) if ext == "json" => {
+            bail!("{shown}:{}:{}: not valid JSON: {e}", e.line(), e.column())
+        }
+        Err(json_err) => gatehouse_engine::yaml_from_str(&text).map_err(|_| {
+            anyhow::anyhow!(
+                "{shown}:{}:{}: not valid JSON: {json_err}",
+                json_err.line(),
+                json_err.column()
+            )
+        }),
+    }
+}

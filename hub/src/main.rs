@@ -1,0 +1,17 @@
+//! The `gatehouse` binary: parses the command line and hands over to [`gatehouse::commands`].
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = gatehouse::cli::Cli::parse();
+    gatehouse::logging::init(&cli.log_level);
+    match gatehouse::commands::run(cli.command) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(1)
+        }
+    }
+}

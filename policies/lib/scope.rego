@@ -1,0 +1,159 @@
+# METADATA
+# title: Scope matching and break-glass sessions
+# description: |
+#   Matching of the scope of an approval policy, freeze window or break-glass
+#   session against the scope of an action, and the break-glass sessions that
+#   are live for the acting user. See docs/policies/README.md for the rules.
+package gatehouse.lib.scope
+
+import data.gatehouse.lib.clock
+import data.gatehouse.lib.clock.now_ns
+
+# Scope fields that hold plain values in an action's scope.
+fields := ["org", "project", "environment", "tenant", "workload"]
+
+# A definition value as a list: lists as they are, a non-empty string as a
+# one-element list, anything else (absent, null, "") as [] (= any value).
+as_list(x) := x if is_array(x)
+
+else := [x] if {
+	is_string(x)
+	x != ""
+} else := []
+
+# An object as it is, anything else as {}.
+as_object(x) := x if is_object(x)
+
+else := {}
+
+# The cluster name of an action scope: scope.cluster.name, or scope.cluster when
+# it is a plain string; null when absent.
+cluster_name(act) := c if {
+	c := act.cluster
+	is_string(c)
+} else := object.get(act, ["cluster", "name"], null)
+
+# True when `actual` is allowed by a definition value (a list, "*" or a string).
+value_matches(def_value, actual) if {
+	allowed := as_list(def_value)
+	_allowed(allowed, actual)
+}
+
+_allowed(allowed, _) if count(allowed) == 0
+
+_allowed(allowed, _) if "*" in allowed
+
+_allowed(allowed, actual) if actual in allowed
+
+# True when a definition scope covers an action scope. Each field of the
+# definition (org, project, environment, tenant, workload, cluster) holds a
+# list of allowed values; a missing field, an empty list or "*" allows any
+# value. cluster_labels, when present, must all equal the action's
+# scope.cluster.labels ("*" only asks for the label to be present).
+matches(def_scope, action_scope) if {
+	d := as_object(def_scope)
+	a := as_object(action_scope)
+	every f in fields {
+		value_matches(object.get(d, f, null), object.get(a, f, null))
+	}
+	value_matches(object.get(d, "cluster", null), cluster_name(a))
+	_labels_match(object.get(d, "cluster_labels", null), a)
+}
+
+_labels_match(labels, _) if not is_object(labels)
+
+_labels_match(labels, a) if {
+	is_object(labels)
+	every k, v in labels {
+		_label_matches(v, object.get(a, ["cluster", "labels", k], null))
+	}
+}
+
+_label_matches(want, got) if {
+	want == "*"
+	got != null
+}
+
+_label_matches(want, got) if {
+	want != "*"
+	want == got
+}
+
+# The action's own scope ({} when absent).
+action_scope := as_object(object.get(input, "scope", {}))
+
+_changes := c if {
+	c := object.get(input, ["subject", "release", "changes"], [])
+	is_array(c)
+} else := []
+
+_change_fields := ["environment", "tenant", "workload"]
+
+# The scopes an action touches: one per release change (the action's scope with
+# the change's environment, tenant and workload laid over it), or the action's
+# own scope when the release lists no changes. A freeze or approval policy
+# applies when it matches any of them.
+action_scopes := s if {
+	s := {object.union(action_scope, overlay) |
+		some change in _changes
+		is_object(change)
+		overlay := {f: v |
+			some f in _change_fields
+			v := change[f]
+			is_string(v)
+			v != ""
+		}
+	}
+	count(s) > 0
+} else := {action_scope}
+
+# True when a definition scope matches at least one scope the action touches.
+matches_action(def_scope) if {
+	some s in action_scopes
+	matches(def_scope, s)
+}
+
+# Break-glass sessions of the acting user that are live at the decision time:
+# opened (opened_at <= time, when given), not expired (time < expires_at) and
+# not closed (no closed_at at or before time; status, when given, "open" or "active").
+live_breakglass := [s |
+	some s in _sessions
+	is_object(s)
+	s.actor == input.actor.id
+	_live(s, now_ns)
+]
+
+_sessions := s if {
+	s := object.get(input, ["facts", "breakglass"], [])
+	is_array(s)
+} else := []
+
+_live(s, now) if {
+	now < clock.ns(s.expires_at)
+	not _not_yet_open(s, now)
+	not _closed(s, now)
+	object.get(s, "status", "open") in {"open", "active"}
+}
+
+_not_yet_open(s, now) if now < clock.ns(s.opened_at)
+
+_closed(s, now) if clock.ns(s.closed_at) <= now
+
+# True when a live break-glass session of the actor covers the given action
+# scope. A session's scope fields hold a value or a list; absent means any.
+breakglass_covers(action_scope) if {
+	some s in live_breakglass
+	matches(object.get(s, "scope", {}), action_scope)
+}
+
+# The live sessions that cover every scope the action touches.
+active_breakglass := [s |
+	some s in live_breakglass
+	every a in action_scopes {
+		matches(object.get(s, "scope", {}), a)
+	}
+]
+
+# True when an active break-glass session covers the actor and every scope the
+# action touches; it exempts the action from freezes and approval requirements.
+breakglass_active if count(active_breakglass) > 0

@@ -1,0 +1,91 @@
+# METADATA
+# title: Releases must not drop environment variables
+# description: |
+#   A release must not remove an environment variable that the deployed version
+#   of a container sets. Objects are matched by kind, namespace and name between
+#   input.facts.deployed.manifests and input.subject.manifests, containers (init
+#   and regular) by name; every env name of the deployed container missing from
+#   the new one is reported. Removals that are intended are declared on the new
+#   object with the annotation gatehouse.dev/allow-env-removal: "NAME,OTHER"
+#   ("*" allows any). Objects or containers that the release removes entirely are
+#   not checked here; an object listed twice counts once (a variable is kept when
+#   any copy sets it).
+# custom:
+#   kinds: [render, release.create, release.deploy, promotion]
+#   severity: high
+package gatehouse.release.env_removal
+
+import data.gatehouse.lib.k8s
+import data.gatehouse.lib.k8s.checked
+import data.gatehouse.lib.k8s.containers
+import data.gatehouse.lib.k8s.deployed_containers
+import data.gatehouse.lib.k8s.workloads
+
+# The annotation that lists environment variables a release may remove.
+allow_annotation := "gatehouse.dev/allow-env-removal"
+
+# Containers whose env is compared (ephemeral containers carry no lasting env).
+_compared := {"initContainers", "containers"}
+
+# [ref, container] of every init and regular container in the release.
+_new_containers := {[c.ref, c.name] |
+	some c in containers
+	c.field in _compared
+}
+
+# [ref, container, variable] for every env entry in the release and in the
+# deployed manifests. Sets, so a repeated object merges instead of conflicting.
+_new_vars := _vars(containers)
+
+_old_vars := _vars(deployed_containers)
+
+_vars(cs) := {[c.ref, c.name, name] |
+	some c in cs
+	c.field in _compared
+	env := object.get(c.container, "env", [])
+	is_array(env)
+	some e in env
+	name := e.name
+	is_string(name)
+}
+
+deny contains violation if {
+	checked
+	some entry in _old_vars
+	not entry in _new_vars
+	ref := entry[0]
+	container := entry[1]
+	var := entry[2]
+	[ref, container] in _new_containers
+	new := [w | some w in workloads; w.ref == ref]
+	not _allowed_by_any(new, var)
+	w := new[0]
+	violation := {
+		"msg": sprintf("%s: container '%s' drops the environment variable %s that the deployed version sets%s; keep it, or annotate the %s with %s: \"%s\" if the removal is intended.", [
+			k8s.title(w),
+			container,
+			var,
+			_deployed_release,
+			w.kind,
+			allow_annotation,
+			var,
+		]),
+		"severity": "high",
+		"object": ref,
+		"details": {"container": container, "variable": var, "deployed_release": object.get(input, ["facts", "deployed", "release"], null)},
+	}
+}
+
+_deployed_release := sprintf(" (release %s)", [r]) if {
+	r := input.facts.deployed.release
+	is_string(r)
+	r != ""
+} else := ""
+
+_allowed_by_any(workloads, var) if {
+	some w in workloads
+	value := k8s.annotation(w.object, allow_annotation)
+	is_string(value)
+	some entry in split(value, ",")
+	trim_space(entry) in {var, "*"}
+}

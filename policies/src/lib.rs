@@ -1,0 +1,27 @@
+//! The built-in Gatehouse policy library, embedded in the binary.
+//!
+//! The Rego sources, their tests, the default configuration (`data.yaml`) and the default
+//! bindings (`bindings.yaml`) live beside this crate in `policies/`; the build script embeds
+//! them so that `gatehouse serve`, `gatehouse decide` and the playground carry the library
+//! without any file on disk. Each policy's documentation is in `docs/policies/`.
+
+include!(concat!(env!("OUT_DIR"), "/files.rs"));
+
+/// The library's files, optionally without the `*_test.rego` modules (which only
+/// `gatehouse test` needs).
+pub fn files(include_tests: bool) -> impl Iterator<Item = (&'static str, &'static [u8])> {
+    FILES
+        .iter()
+        .copied()
+        .filter(move |(path, _)| include_tests || !path.ends_with("_test.rego"))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_library_is_embedded() {
+        assert!(super::FILES.iter().any(|(p, _)| *p == "bindings.yaml"));
+        assert!(super::files(false).all(|(p, _)| !p.ends_with("_test.rego")));
+        assert!(super::files(true).count() > super::files(false).count());
+    }
+}
