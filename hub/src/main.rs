@@ -4,6 +4,10 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+// Rego evaluation allocates a node per value; mimalloc is markedly faster than glibc here.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = gatehouse::cli::Cli::parse();
     gatehouse::logging::init(&cli.log_level);

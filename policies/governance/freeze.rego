@@ -19,7 +19,7 @@ import data.gatehouse.lib.clock
 import data.gatehouse.lib.clock.day_names
 import data.gatehouse.lib.clock.now_ns
 import data.gatehouse.lib.scope
-import data.gatehouse.lib.scope.action_scopes
+import data.gatehouse.lib.scope.flat_scopes
 
 # Action kinds freezes apply to.
 governed_kinds := {"release.create", "release.deploy", "promotion", "rollback", "command"}
@@ -61,10 +61,11 @@ _name(f) := n if {
 	n != ""
 } else := "(unnamed)"
 
-# The action scopes a freeze matches that no live break-glass session covers.
+# The (flattened) action scopes a freeze matches that no live break-glass session covers.
 _blocked_scopes(f) := [s |
-	some s in action_scopes
-	scope.matches(object.get(f, "scope", {}), s)
+	n := scope.normalize(object.get(f, "scope", {}))
+	some s in flat_scopes
+	scope.covers(n, s)
 	not scope.breakglass_covers(s)
 ]
 
@@ -325,14 +326,17 @@ deny contains v if {
 	}
 }
 
-_allow_windows := [f | some f in _freezes; _effect(f) == "allow"]
+_allow_windows := [{"freeze": f, "scope": scope.normalize(object.get(f, "scope", {}))} |
+	some f in _freezes
+	_effect(f) == "allow"
+]
 
 deny contains v if {
 	input.kind in governed_kinds
 	now := now_ns
 	count(_allow_windows) > 0
-	some s in action_scopes
-	windows := [f | some f in _allow_windows; scope.matches(object.get(f, "scope", {}), s)]
+	some s in flat_scopes
+	windows := [w.freeze | some w in _allow_windows; scope.covers(w.scope, s)]
 	count(windows) > 0
 	not _any_active(windows, now)
 	not scope.breakglass_covers(s)

@@ -12,7 +12,6 @@
 package gatehouse.k8s.image_tags
 
 import data.gatehouse.lib.k8s
-import data.gatehouse.lib.k8s.checked
 import data.gatehouse.lib.k8s.containers
 
 # Tags that name no fixed version (compared case-insensitively).
@@ -29,7 +28,6 @@ _disallowed := {lower(t) | some t in disallowed_tags; is_string(t)}
 _digest_pattern := `@[a-z0-9]+([+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,}$`
 
 deny contains violation if {
-	checked
 	some c in containers
 	image := object.get(c.container, "image", "")
 	not _pinned(image)

@@ -12,7 +12,6 @@
 package gatehouse.k8s.pod_security
 
 import data.gatehouse.lib.k8s
-import data.gatehouse.lib.k8s.checked
 import data.gatehouse.lib.k8s.containers
 import data.gatehouse.lib.k8s.workloads
 
@@ -25,7 +24,6 @@ allowed_host_paths := p if {
 }
 
 deny contains violation if {
-	checked
 	some c in containers
 	object.get(c.container, ["securityContext", "privileged"], false) == true
 	violation := {
@@ -40,7 +38,6 @@ deny contains violation if {
 }
 
 deny contains violation if {
-	checked
 	some w in workloads
 	volumes := object.get(w.pod_spec, "volumes", [])
 	is_array(volumes)

@@ -12,7 +12,6 @@
 package gatehouse.k8s.replicas
 
 import data.gatehouse.lib.k8s
-import data.gatehouse.lib.k8s.checked
 import data.gatehouse.lib.k8s.manifests
 
 default min_replicas := 2
@@ -40,7 +39,6 @@ _autoscalers_of(obj) := [h |
 # Too few replicas: a number below the minimum, or unset (which means 1).
 # Non-numbers sort above numbers in Rego, so the next rule catches them.
 deny contains violation if {
-	checked
 	some obj in manifests
 	obj.kind in _kinds
 	not object.get(obj, ["spec", "replicas"], 1) >= min_replicas
@@ -51,7 +49,6 @@ deny contains violation if {
 }
 
 deny contains violation if {
-	checked
 	some obj in manifests
 	obj.kind in _kinds
 	replicas := object.get(obj, ["spec", "replicas"], null)
@@ -72,7 +69,6 @@ _violation(obj, replicas) := {
 }
 
 deny contains violation if {
-	checked
 	count(_autoscalers) > 0
 	some obj in manifests
 	obj.kind in _kinds

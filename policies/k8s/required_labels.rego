@@ -12,7 +12,6 @@
 package gatehouse.k8s.required_labels
 
 import data.gatehouse.lib.k8s
-import data.gatehouse.lib.k8s.checked
 import data.gatehouse.lib.k8s.manifests
 
 default required := ["app.kubernetes.io/name", "app.kubernetes.io/instance"]
@@ -24,7 +23,6 @@ required := r if {
 }
 
 deny contains violation if {
-	checked
 	some obj in manifests
 	is_string(obj.kind)
 	labels := object.get(obj, ["metadata", "labels"], {})

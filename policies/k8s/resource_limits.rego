@@ -12,7 +12,6 @@
 package gatehouse.k8s.resource_limits
 
 import data.gatehouse.lib.k8s
-import data.gatehouse.lib.k8s.checked
 import data.gatehouse.lib.k8s.containers
 
 _resources := ["cpu", "memory"]
@@ -20,7 +19,6 @@ _resources := ["cpu", "memory"]
 _unset := {"", null}
 
 deny contains violation if {
-	checked
 	some c in containers
 	c.field != "ephemeralContainers"
 

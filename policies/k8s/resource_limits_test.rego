@@ -117,9 +117,6 @@ test_null_container_list_is_ignored if {
 	count(resource_limits.deny) == 0 with input as _action([_deployment(null)])
 }
 
-test_rollback_is_not_checked if {
-	count(resource_limits.deny) == 0 with input as object.union(_action([_deployment([{"name": "app"}])]), {"kind": "rollback"})
-}
 
 test_render_is_checked if {
 	count(resource_limits.deny) == 1 with input as object.union(_action([_deployment([{"name": "app"}])]), {"kind": "render"})

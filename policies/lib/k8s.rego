@@ -7,14 +7,6 @@
 #   so the work is done once per decision however many policies look at it.
 package gatehouse.lib.k8s
 
-# Action kinds whose manifests the Kubernetes policies check. Rollbacks are left
-# out on purpose: they restore a state that was already deployed, and an
-# emergency rollback must not be blocked by a lint rule.
-manifest_kinds := {"render", "release.create", "release.deploy", "promotion"}
-
-# True when the action is one whose manifests are checked.
-checked if input.kind in manifest_kinds
-
 # The manifests the action would apply, or [] when there are none.
 manifests := m if {
 	m := object.get(input, ["subject", "manifests"], [])

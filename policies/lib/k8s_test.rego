@@ -91,14 +91,6 @@ test_pod_spec if {
 	not k8s.pod_spec({"kind": "Service", "spec": {}})
 }
 
-test_checked_kinds if {
-	every kind in ["render", "release.create", "release.deploy", "promotion"] {
-		k8s.checked with input as {"kind": kind}
-	}
-	not k8s.checked with input as {"kind": "rollback"}
-	not k8s.checked with input as {}
-}
-
 test_labels_and_annotations if {
 	obj := {"metadata": {"labels": {"a": "1"}, "annotations": {"b": "2"}}}
 	k8s.label(obj, "a") == "1"

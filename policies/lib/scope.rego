@@ -9,9 +9,6 @@ package gatehouse.lib.scope
 import data.gatehouse.lib.clock
 import data.gatehouse.lib.clock.now_ns
 
-# Scope fields that hold plain values in an action's scope.
-fields := ["org", "project", "environment", "tenant", "workload"]
-
 # A definition value as a list: lists as they are, a non-empty string as a
 # one-element list, anything else (absent, null, "") as [] (= any value).
 as_list(x) := x if is_array(x)
@@ -45,29 +42,47 @@ _allowed(allowed, _) if "*" in allowed
 
 _allowed(allowed, actual) if actual in allowed
 
+_all_fields := ["org", "project", "environment", "tenant", "workload", "cluster"]
+
+# A definition scope in the form matching uses, computed once per definition:
+# "fields" maps each restricting field to its set of allowed values (fields that
+# are absent, empty or "*" are left out) and "labels" holds the cluster labels.
+normalize(def_scope) := {"fields": fs, "labels": labels} if {
+	d := as_object(def_scope)
+	fs := {f: {x | some x in allowed} |
+		some f in _all_fields
+		allowed := as_list(object.get(d, f, null))
+		count(allowed) > 0
+		not "*" in allowed
+	}
+	labels := as_object(object.get(d, "cluster_labels", {}))
+}
+
+# An action scope in the form matching uses: "cluster" is the cluster name and
+# "cluster_labels" the cluster's labels. Flattening a flat scope changes nothing.
+flatten(act) := object.union(act, {
+	"cluster": object.get(act, ["cluster", "name"], null),
+	"cluster_labels": as_object(object.get(act, ["cluster", "labels"], {})),
+}) if {
+	is_object(act.cluster)
+} else := act
+
+# True when a normalized definition covers a flattened action scope.
+covers(n, flat) if {
+	every f, allowed in n.fields {
+		flat[f] in allowed
+	}
+	every k, want in n.labels {
+		_label_matches(want, object.get(flat, ["cluster_labels", k], null))
+	}
+}
+
 # True when a definition scope covers an action scope. Each field of the
 # definition (org, project, environment, tenant, workload, cluster) holds a
 # list of allowed values; a missing field, an empty list or "*" allows any
 # value. cluster_labels, when present, must all equal the action's
 # scope.cluster.labels ("*" only asks for the label to be present).
-matches(def_scope, action_scope) if {
-	d := as_object(def_scope)
-	a := as_object(action_scope)
-	every f in fields {
-		value_matches(object.get(d, f, null), object.get(a, f, null))
-	}
-	value_matches(object.get(d, "cluster", null), cluster_name(a))
-	_labels_match(object.get(d, "cluster_labels", null), a)
-}
-
-_labels_match(labels, _) if not is_object(labels)
-
-_labels_match(labels, a) if {
-	is_object(labels)
-	every k, v in labels {
-		_label_matches(v, object.get(a, ["cluster", "labels", k], null))
-	}
-}
+matches(def_scope, action_scope) if covers(normalize(def_scope), flatten(as_object(action_scope)))
 
 _label_matches(want, got) if {
 	want == "*"
@@ -107,10 +122,14 @@ action_scopes := s if {
 	count(s) > 0
 } else := {action_scope}
 
+# The action scopes, flattened (see flatten).
+flat_scopes := [flatten(s) | some s in action_scopes]
+
 # True when a definition scope matches at least one scope the action touches.
 matches_action(def_scope) if {
-	some s in action_scopes
-	matches(def_scope, s)
+	n := normalize(def_scope)
+	some flat in flat_scopes
+	covers(n, flat)
 }
 
 # Break-glass sessions of the acting user that are live at the decision time:
@@ -139,18 +158,23 @@ _not_yet_open(s, now) if now < clock.ns(s.opened_at)
 
 _closed(s, now) if clock.ns(s.closed_at) <= now
 
+_live_scopes := [normalize(object.get(s, "scope", {})) | some s in live_breakglass]
+
 # True when a live break-glass session of the actor covers the given action
 # scope. A session's scope fields hold a value or a list; absent means any.
 breakglass_covers(action_scope) if {
-	some s in live_breakglass
-	matches(object.get(s, "scope", {}), action_scope)
+	count(live_breakglass) > 0
+	flat := flatten(as_object(action_scope))
+	some n in _live_scopes
+	covers(n, flat)
 }
 
 # The live sessions that cover every scope the action touches.
 active_breakglass := [s |
 	some s in live_breakglass
-	every a in action_scopes {
-		matches(object.get(s, "scope", {}), a)
+	n := normalize(object.get(s, "scope", {}))
+	every flat in flat_scopes {
+		covers(n, flat)
 	}
 ]
 

@@ -16,7 +16,6 @@
 package gatehouse.release.env_removal
 
 import data.gatehouse.lib.k8s
-import data.gatehouse.lib.k8s.checked
 import data.gatehouse.lib.k8s.containers
 import data.gatehouse.lib.k8s.deployed_containers
 import data.gatehouse.lib.k8s.workloads
@@ -50,7 +49,6 @@ _vars(cs) := {[c.ref, c.name, name] |
 }
 
 deny contains violation if {
-	checked
 	some entry in _old_vars
 	not entry in _new_vars
 	ref := entry[0]

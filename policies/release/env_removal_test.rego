@@ -150,8 +150,3 @@ test_absent_facts_no_findings if {
 	count(env_removal.deny) == 0 with input as {"version": 1, "kind": "release.deploy", "facts": {"deployed": {"manifests": [_old]}}}
 	count(env_removal.deny) == 0 with input as {"version": 1, "kind": "release.deploy", "facts": {"deployed": {}}}
 }
-
-test_rollback_is_not_checked if {
-	new := _deployment("checkout-service", [], {})
-	count(env_removal.deny) == 0 with input as object.union(_action([_old], [new]), {"kind": "rollback"})
-}

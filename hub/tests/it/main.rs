@@ -1,0 +1,317 @@
+//! Integration tests of the `gatehouse` binary: real processes, real files, exit codes.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value as Json;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn gatehouse(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .expect("binary runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn decide_json(action: &str, extra: &[&str]) -> (i32, Json) {
+    let mut args = vec!["decide", "-f", "json", "-a", action];
+    args.extend_from_slice(extra);
+    let out = gatehouse(&args);
+    let decision = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}{}", stdout(&out), stderr(&out)));
+    (out.status.code().unwrap_or(-1), decision)
+}
+
+#[test]
+fn decide_exit_codes_follow_the_outcome() {
+    let cases = [
+        (
+            "tests/fixtures/actions/release-deploy-production.json",
+            0,
+            "allow",
+        ),
+        (
+            "tests/fixtures/actions/release-deploy-violations.json",
+            2,
+            "deny",
+        ),
+        (
+            "tests/fixtures/actions/release-deploy-pending.json",
+            3,
+            "pending",
+        ),
+        (
+            "tests/fixtures/actions/release-deploy-frozen.json",
+            2,
+            "deny",
+        ),
+        (
+            "tests/fixtures/actions/breakglass-open-invalid.json",
+            2,
+            "deny",
+        ),
+    ];
+    for (file, code, outcome) in cases {
+        let (got, d) = decide_json(file, &[]);
+        assert_eq!(
+            (got, d["outcome"].as_str().unwrap()),
+            (code, outcome),
+            "{file}: {d:#}"
+        );
+        assert!(
+            d["revision"].as_str().unwrap().starts_with("sha256:"),
+            "{d}"
+        );
+        assert!(
+            d["decision_id"].as_str().unwrap().starts_with("dec_"),
+            "{d}"
+        );
+    }
+}
+
+#[test]
+fn the_violations_example_names_each_policy_and_object() {
+    let (_, d) = decide_json(
+        "tests/fixtures/actions/release-deploy-violations.json",
+        &["--explain"],
+    );
+    let policies: std::collections::BTreeSet<&str> = d["violations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["policy"].as_str().unwrap())
+        .collect();
+    for p in [
+        "gatehouse.k8s.resource_limits",
+        "gatehouse.k8s.image_tags",
+        "gatehouse.k8s.pod_security",
+        "gatehouse.k8s.replicas",
+        "gatehouse.release.env_removal",
+    ] {
+        assert!(policies.contains(p), "{p} missing from {policies:?}");
+    }
+    let env = d["violations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["policy"] == "gatehouse.release.env_removal")
+        .unwrap();
+    assert!(
+        env["message"].as_str().unwrap().contains("CACHE_ENDPOINT"),
+        "{env}"
+    );
+    assert!(
+        env["object"].as_str().unwrap().starts_with("Deployment/"),
+        "{env}"
+    );
+    assert!(
+        d["explain"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["fired"].as_array().is_some_and(|f| !f.is_empty()))
+    );
+}
+
+#[test]
+fn the_pending_example_reports_approval_progress() {
+    let (_, d) = decide_json("tests/fixtures/actions/release-deploy-pending.json", &[]);
+    let r = &d["requirements"][0];
+    assert_eq!(r["satisfied"], false);
+    assert!(r["message"].as_str().unwrap().contains("1 of 2"), "{r}");
+}
+
+#[test]
+fn the_frozen_example_says_when_the_window_ends_and_names_break_glass() {
+    let (_, d) = decide_json("tests/fixtures/actions/release-deploy-frozen.json", &[]);
+    let msg = d["violations"][0]["message"].as_str().unwrap();
+    assert!(msg.contains("break-glass"), "{msg}");
+    assert!(msg.contains("20"), "the end time should be named: {msg}");
+}
+
+#[test]
+fn a_malformed_action_is_denied_with_the_field_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.json");
+    std::fs::write(
+        &path,
+        r#"{"kind": "release.deploy", "actor": {"id": "u", "kind": "user", "teams": "sre"}, "scope": {"org": "acme"}, "subject": {"release": {"id": "r"}}}"#,
+    )
+    .unwrap();
+    let (code, d) = decide_json(path.to_str().unwrap(), &[]);
+    assert_eq!(code, 2);
+    assert_eq!(d["violations"][0]["details"]["path"], "actor.teams");
+    assert_eq!(d["violations"][0]["policy"], "gatehouse.engine");
+}
+
+#[test]
+fn an_unreadable_action_file_is_an_error_not_a_decision() {
+    let out = gatehouse(&["decide", "-a", "no/such/file.json"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("no/such/file.json: cannot be read"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+const SEED_SCENARIO_4: &str = r#"package gitopshq.workload
+
+deny[msg] {
+  input.environment == "production"
+  container := input.spec.containers[_]
+  not container.resources.limits
+  msg := sprintf("Container '%s' in production must have resource limits", [container.name])
+}
+"#;
+
+#[test]
+fn seed_scenario_4_v0_policy_without_marking_gets_a_located_hint() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("workload.rego"), SEED_SCENARIO_4).unwrap();
+    let out = gatehouse(&[
+        "eval",
+        "-d",
+        dir.path().to_str().unwrap(),
+        "data.gitopshq.workload.deny",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("workload.rego:3:11"), "{err}");
+    assert!(err.contains("Rego v0"), "{err}");
+    assert!(err.contains("deny contains msg if {"), "{err}");
+}
+
+#[test]
+fn seed_scenario_4_policy_works_as_written_when_marked_and_bound() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("workload.rego"), SEED_SCENARIO_4).unwrap();
+    std::fs::write(d.join(".manifest"), r#"{"rego_version": 0}"#).unwrap();
+    std::fs::write(
+        d.join("bindings.yaml"),
+        "bindings:\n  - {policy: gitopshq.workload, mode: enforce, scope: {environment: [production]}}\n  - {policy: gitopshq.workload, mode: warn, scope: {environment: [staging]}}\n",
+    )
+    .unwrap();
+    let action = |env: &str, limits: bool| {
+        let resources = if limits {
+            r#", "resources": {"limits": {"cpu": "1", "memory": "1Gi"}}"#
+        } else {
+            ""
+        };
+        format!(
+            r#"{{"kind": "render", "actor": {{"id": "u-dev", "kind": "user"}}, "scope": {{"org": "acme", "environment": "{env}"}},
+               "subject": {{"manifests": [{{"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {{"name": "checkout", "namespace": "shop"}},
+               "spec": {{"template": {{"spec": {{"containers": [{{"name": "app", "image": "shop/checkout:2.1.0"{resources}}}]}}}}}}}}]}}}}"#
+        )
+    };
+    let write = |name: &str, text: String| {
+        let p = d.join(name);
+        std::fs::write(&p, text).unwrap();
+        p.to_str().unwrap().to_owned()
+    };
+    let bad = write("bad.json", action("production", false));
+    let (code, dec) = decide_json(&bad, &["-p", d.to_str().unwrap()]);
+    assert_eq!(code, 2, "{dec:#}");
+    assert_eq!(
+        dec["violations"][0]["message"],
+        "Container 'app' in production must have resource limits"
+    );
+    assert_eq!(dec["violations"][0]["object"], "Deployment/shop/checkout");
+    let good = write("good.json", action("production", true));
+    assert_eq!(decide_json(&good, &["-p", d.to_str().unwrap()]).0, 0);
+    let staging = write("staging.json", action("staging", false));
+    assert_eq!(
+        decide_json(&staging, &["-p", d.to_str().unwrap()]).0,
+        0,
+        "the policy itself only fires in production"
+    );
+}
+
+#[test]
+fn eval_answers_like_opa_eval() {
+    let out = gatehouse(&[
+        "eval",
+        "-b",
+        "-i",
+        "tests/fixtures/actions/release-deploy-violations.json",
+        "data.gatehouse.k8s.image_tags.deny",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let v: Json = serde_json::from_slice(&out.stdout).unwrap();
+    let e = &v["result"][0]["expressions"][0];
+    assert_eq!(e["text"], "data.gatehouse.k8s.image_tags.deny");
+    assert!(!e["value"].as_array().unwrap().is_empty(), "{v}");
+
+    let out = gatehouse(&["eval", "--fail", "-b", "data.gatehouse.nothing.here"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(stdout(&out).trim(), "{}");
+}
+
+#[test]
+fn test_command_exit_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("p_test.rego"),
+        "package p_test\ntest_ok if true\ntest_bad if false\ntodo_later if true\n",
+    )
+    .unwrap();
+    let out = gatehouse(&["test", dir.path().to_str().unwrap(), "-v"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    let text = stdout(&out);
+    assert!(text.contains("data.p_test.test_bad: FAIL"), "{text}");
+    assert!(text.contains("data.p_test.todo_later: SKIPPED"), "{text}");
+    assert!(text.contains("PASS: 1/3"), "{text}");
+
+    let out = gatehouse(&["test", dir.path().to_str().unwrap(), "-r", "test_ok"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+
+    std::fs::write(
+        dir.path().join("broken.rego"),
+        "package broken\nallow if {\n",
+    )
+    .unwrap();
+    let out = gatehouse(&["test", dir.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("broken.rego:"), "{}", stderr(&out));
+}
+
+#[test]
+fn the_builtin_library_tests_pass() {
+    let out = gatehouse(&["test", "--builtin", "-f", "json"]);
+    let results: Vec<Json> = serde_json::from_slice(&out.stdout).unwrap();
+    let failing: Vec<&Json> = results
+        .iter()
+        .filter(|r| r["status"] != "pass" && r["status"] != "skip")
+        .collect();
+    assert!(results.len() > 100, "only {} tests found", results.len());
+    assert!(failing.is_empty(), "{failing:#?}");
+    assert_eq!(out.status.code(), Some(0));
+}
+
+/// Generated documents are generated, not edited: regenerate with the command in the message.
+#[test]
+fn generated_schemas_are_current() {
+    for which in ["action", "decision", "bindings"] {
+        let out = gatehouse(&["schema", which]);
+        let path = root().join(format!("docs/reference/{which}.schema.json"));
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            committed == stdout(&out),
+            "{} is out of date; run: cargo run -p gatehouse -- schema {which} > docs/reference/{which}.schema.json",
+            path.display()
+        );
+    }
+}
