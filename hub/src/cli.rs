@@ -190,8 +190,12 @@ pub struct BenchArgs {
     #[arg(long = "threads", value_name = "N")]
     pub threads: Option<usize>,
     /// Include parsing the JSON input in every iteration (as a caller sending JSON pays).
-    #[arg(long = "parse-input")]
+    #[arg(long = "parse-input", conflicts_with = "prepared")]
     pub parse_input: bool,
+    /// Convert the action to Rego input once, outside the measurement: times evaluation alone
+    /// (what OPA's bridge-subtracted figure measures).
+    #[arg(long = "prepared")]
+    pub prepared: bool,
     /// Output format.
     #[arg(short = 'f', long = "format", value_enum, default_value_t = DecideFormat::Pretty)]
     pub format: DecideFormat,

@@ -117,31 +117,28 @@ _teams(actor) := {t |
 
 # True when actor may approve under policy p: listed by id, in a listed team or
 # holding a listed role; everyone when all three lists are empty.
-eligible(p, actor) if {
-	e := _eligible_lists(p)
-	count(e.users) + count(e.teams) + count(e.roles) == 0
-}
+eligible(p, actor) if _eligible_in(_eligible_lists(p), actor)
 
-eligible(p, actor) if actor.id in _eligible_lists(p).users
+_eligible_in(e, _) if count(e.users) + count(e.teams) + count(e.roles) == 0
 
-eligible(p, actor) if {
+_eligible_in(e, actor) if actor.id in e.users
+
+_eligible_in(e, actor) if {
 	some t in _teams(actor)
-	t in _eligible_lists(p).teams
+	t in e.teams
 }
 
-eligible(p, actor) if {
+_eligible_in(e, actor) if {
 	role := actor.role
 	is_string(role)
-	role in _eligible_lists(p).roles
+	role in e.roles
 }
 
 _requester_can_approve(p) if p.requester_can_approve == true
 
-_describe_eligible(p) := "anyone" if {
-	e := _eligible_lists(p)
+_describe_eligible(e) := "anyone" if {
 	count(e.users) + count(e.teams) + count(e.roles) == 0
 } else := concat("; ", [part |
-	e := _eligible_lists(p)
 	some pair in [["users", e.users], ["teams", e.teams], ["roles", e.roles]]
 	count(pair[1]) > 0
 	part := sprintf("%s %s", [pair[0], concat(", ", [sprintf("%v", [x]) | some x in pair[1]])])
@@ -149,30 +146,20 @@ _describe_eligible(p) := "anyone" if {
 
 # --- progress of one policy --------------------------------------------------
 
-# The ids of the approvers that count for policy p.
-counted(p) := {id |
-	some a in approvals
-	id := a.actor.id
-	eligible(p, a.actor)
-	not _excluded_requester(p, id)
-}
+# Each approval judged for policy p (with eligibility lists e): "counted",
+# "requester" (the requester's own approval, when the policy does not allow it)
+# or "not eligible".
+_reviews(p, e) := [{"actor": a.actor.id, "reason": _review(p, e, a.actor)} | some a in approvals]
+
+_review(p, e, actor) := "requester" if {
+	_excluded_requester(p, actor.id)
+} else := "counted" if {
+	_eligible_in(e, actor)
+} else := "not eligible"
 
 _excluded_requester(p, id) if {
 	id == requester
 	not _requester_can_approve(p)
-}
-
-# Approvals that do not count for p, with the reason.
-ignored(p) := {{"actor": id, "reason": reason} |
-	some a in approvals
-	id := a.actor.id
-	reason := _ignored_reason(p, a.actor)
-}
-
-_ignored_reason(p, actor) := "requester" if {
-	_excluded_requester(p, actor.id)
-} else := "not eligible" if {
-	not eligible(p, actor)
 }
 
 # Teams of each counted approver that has any: {id: {team, ...}}. A person who
@@ -224,7 +211,9 @@ _saturated(at, k, cov) := {t |
 
 # The state of approval policy p for this action.
 status(p) := st if {
-	ids := counted(p)
+	e := _eligible_lists(p)
+	reviews := _reviews(p, e)
+	ids := {r.actor | some r in reviews; r.reason == "counted"}
 	at := _team_map(ids)
 	quorum := _int(object.get(p, "quorum", 1), 1)
 	k := _capped(_int(object.get(p, "distinct_teams", 0), 0))
@@ -234,6 +223,8 @@ status(p) := st if {
 	st := {
 		"policy": p,
 		"name": _name(p),
+		"eligible": e,
+		"ignored": {r | some r in reviews; r.reason != "counted"},
 		"ids": ids,
 		"at": at,
 		"quorum": quorum,
@@ -277,10 +268,10 @@ requirement contains r if {
 			"policy": st.name,
 			"approvers": sort(st.ids),
 			"teams": sort(union({ts | some ts in st.at})),
-			"ignored": sort(ignored(p)),
+			"ignored": sort(st.ignored),
 			"requester": _requester_or_null,
 			"requester_can_approve": _requester_can_approve_value(p),
-			"eligible": _eligible_lists(p),
+			"eligible": st.eligible,
 		},
 	}
 }
@@ -289,6 +280,7 @@ requirement contains r if {
 	breakglass_active
 	session := active_breakglass[0]
 	some p in applicable
+	st := status(p)
 	r := {
 		"id": concat(":", ["approval", _name(p)]),
 		"type": "approval",
@@ -299,7 +291,7 @@ requirement contains r if {
 			object.get(session, "expires_at", ""),
 		]),
 		"satisfied": true,
-		"progress": {"received": count(counted(p)), "required": max([_int(object.get(p, "quorum", 1), 1), _int(object.get(p, "distinct_teams", 0), 0)])},
+		"progress": {"received": st.received, "required": st.required},
 		"details": {"policy": _name(p), "waived_by": object.get(session, "id", null)},
 	}
 }
@@ -413,18 +405,18 @@ _hints(st) := concat("", [h |
 	h != ""
 ])
 
-_eligible_hint(st) := sprintf(" Eligible approvers: %s.", [_describe_eligible(st.policy)]) if {
+_eligible_hint(st) := sprintf(" Eligible approvers: %s.", [_describe_eligible(st.eligible)]) if {
 	st.received < st.required
-	_describe_eligible(st.policy) != "anyone"
+	_describe_eligible(st.eligible) != "anyone"
 } else := ""
 
 _requester_hint(st) := " The requester's own approval does not count." if {
-	some i in ignored(st.policy)
+	some i in st.ignored
 	i.reason == "requester"
 } else := ""
 
 _ineligible_hint(st) := sprintf(" Not counted (not eligible): %s.", [concat(", ", ids)]) if {
-	ids := sort({i.actor | some i in ignored(st.policy); i.reason == "not eligible"})
+	ids := sort({i.actor | some i in st.ignored; i.reason == "not eligible"})
 	count(ids) > 0
 } else := ""
 
@@ -486,7 +478,7 @@ deny contains v if {
 		"msg": sprintf("%s is not an eligible approver for %s: %s.", [
 			_who(input.actor),
 			_release_name,
-			concat("; ", [sprintf("approval policy '%s' accepts %s", [_name(p), _describe_eligible(p)]) | some p in approve_policies]),
+			concat("; ", [sprintf("approval policy '%s' accepts %s", [_name(p), _describe_eligible(_eligible_lists(p))]) | some p in approve_policies]),
 		]),
 		"severity": "high",
 		"details": {"approver": input.actor.id, "policies": [_name(p) | some p in approve_policies]},

@@ -2,10 +2,10 @@
 # title: Freeze windows block changes
 # description: |
 #   For release.create, release.deploy, promotion, rollback and command actions,
-#   the freeze windows in input.facts.freezes whose scope (and optional kinds)
-#   match the action are checked at input.time. A window is one-off (start <=
-#   time < end, either bound optional) or weekly recurring (days, HH:MM start
-#   and end, IANA timezone; a start after the end runs overnight). Windows with
+#   the freeze windows in input.facts.freezes whose scope matches the action are
+#   checked at input.time. A window is one-off (start <= time < end) or weekly
+#   recurring (days, HH:MM start and end, IANA timezone; a start after the end
+#   runs overnight). Windows with
 #   effect "deny" block while active; when windows with effect "allow" exist for
 #   a scope, changes there need one of them to be active. Deny beats allow. A
 #   live break-glass session of the actor that covers a scope exempts it. A
@@ -43,12 +43,10 @@ _freezes := [f |
 	is_array(facts)
 	some f in facts
 	is_object(f)
-	_kind_matches(f)
 ]
 
-_kind_matches(f) if count(scope.as_list(object.get(f, "kinds", null))) == 0
-
-_kind_matches(f) if input.kind in scope.as_list(object.get(f, "kinds", null))
+# Each freeze with what is wrong with its definition, worked out once.
+_windows := [{"freeze": f, "problems": problems(f), "effect": _effect(f)} | some f in _freezes]
 
 _effect(f) := "allow" if {
 	is_string(f.effect)
@@ -151,15 +149,19 @@ _local(f, now) := {"day": day, "minute": (hm[0] * 60) + hm[1]} if {
 # --- activity ----------------------------------------------------------------
 
 active(f, now) if {
-	not _recurring(f)
 	_well_formed(f)
+	_active(f, now)
+}
+
+# Activity of a well-formed window.
+_active(f, now) if {
+	not _recurring(f)
 	_after_start(f, now)
 	_before_end(f, now)
 }
 
-active(f, now) if {
+_active(f, now) if {
 	_recurring(f)
-	_well_formed(f)
 	_in_window(f, _window(f), _local(f, now))
 }
 
@@ -280,9 +282,11 @@ _days_text(f) := "every day" if {
 deny contains v if {
 	input.kind in governed_kinds
 	now := now_ns
-	some f in _freezes
-	_effect(f) == "deny"
-	active(f, now)
+	some w in _windows
+	w.effect == "deny"
+	count(w.problems) == 0
+	f := w.freeze
+	_active(f, now)
 	blocked := _blocked_scopes(f)
 	count(blocked) > 0
 	v := {
@@ -308,27 +312,29 @@ deny contains v if {
 deny contains v if {
 	input.kind in governed_kinds
 	now_ns
-	some f in _freezes
-	_effect(f) == "deny"
-	not _well_formed(f)
+	some w in _windows
+	w.effect == "deny"
+	count(w.problems) > 0
+	f := w.freeze
 	blocked := _blocked_scopes(f)
 	count(blocked) > 0
 	v := {
 		"msg": sprintf("Freeze '%s' has an invalid definition (%s), so it blocks %s%s until it is fixed. Correct the freeze, or %s.", [
 			_name(f),
-			concat("; ", sort(problems(f))),
+			concat("; ", sort(w.problems)),
 			_noun,
 			_where(blocked),
 			_breakglass_hint,
 		]),
 		"severity": "high",
-		"details": {"freeze": _name(f), "effect": "deny", "problems": sort(problems(f))},
+		"details": {"freeze": _name(f), "effect": "deny", "problems": sort(w.problems)},
 	}
 }
 
-_allow_windows := [{"freeze": f, "scope": scope.normalize(object.get(f, "scope", {}))} |
-	some f in _freezes
-	_effect(f) == "allow"
+# Allow windows with their normalized scope; a malformed one is never open.
+_allow_windows := [{"freeze": w.freeze, "scope": scope.normalize(object.get(w.freeze, "scope", {})), "ok": count(w.problems) == 0} |
+	some w in _windows
+	w.effect == "allow"
 ]
 
 deny contains v if {
@@ -336,25 +342,26 @@ deny contains v if {
 	now := now_ns
 	count(_allow_windows) > 0
 	some s in flat_scopes
-	windows := [w.freeze | some w in _allow_windows; scope.covers(w.scope, s)]
+	windows := [w | some w in _allow_windows; scope.covers(w.scope, s)]
 	count(windows) > 0
-	not _any_active(windows, now)
+	not _any_open(windows, now)
 	not scope.breakglass_covers(s)
 	v := {
 		"msg": sprintf("No change window is open for %s%s: they are allowed only during %s. Wait for a window to open, or %s.", [
 			_noun,
 			_where([s]),
-			concat(", ", [sprintf("'%s' (%s)", [_name(f), _describe(f)]) | some f in windows]),
+			concat(", ", [sprintf("'%s' (%s)", [_name(w.freeze), _describe(w.freeze)]) | some w in windows]),
 			_breakglass_hint,
 		]),
 		"severity": "high",
-		"details": {"effect": "allow", "windows": [_name(f) | some f in windows]},
+		"details": {"effect": "allow", "windows": [_name(w.freeze) | some w in windows]},
 	}
 }
 
-_any_active(windows, now) if {
-	some f in windows
-	active(f, now)
+_any_open(windows, now) if {
+	some w in windows
+	w.ok
+	_active(w.freeze, now)
 }
 
 deny contains v if {

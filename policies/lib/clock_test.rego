@@ -39,3 +39,10 @@ test_days if {
 	not clock.day_index("weekend")
 	not clock.day_index(1)
 }
+
+test_rfc3339_shape_is_checked_by_position if {
+	not clock.valid("2026-11-24T10:00:0Z")
+	not clock.valid("2026/11/24T10:00:00Z")
+	not clock.valid("2026-11-24T1a:00:00Z")
+	not clock.valid("x026-11-24T10:00:00Z")
+}

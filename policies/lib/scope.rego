@@ -109,21 +109,23 @@ _change_fields := ["environment", "tenant", "workload"]
 # own scope when the release lists no changes. A freeze or approval policy
 # applies when it matches any of them.
 action_scopes := s if {
-	s := {object.union(action_scope, overlay) |
+	s := {object.union(action_scope, object.filter(change, _change_fields)) |
 		some change in _changes
 		is_object(change)
-		overlay := {f: v |
-			some f in _change_fields
-			v := change[f]
-			is_string(v)
-			v != ""
-		}
 	}
 	count(s) > 0
 } else := {action_scope}
 
+_base_flat := flatten(action_scope)
+
 # The action scopes, flattened (see flatten).
-flat_scopes := [flatten(s) | some s in action_scopes]
+flat_scopes := s if {
+	s := {object.union(_base_flat, object.filter(change, _change_fields)) |
+		some change in _changes
+		is_object(change)
+	}
+	count(s) > 0
+} else := {_base_flat}
 
 # True when a definition scope matches at least one scope the action touches.
 matches_action(def_scope) if {
@@ -133,8 +135,7 @@ matches_action(def_scope) if {
 }
 
 # Break-glass sessions of the acting user that are live at the decision time:
-# opened (opened_at <= time, when given), not expired (time < expires_at) and
-# not closed (no closed_at at or before time; status, when given, "open" or "active").
+# opened (opened_at <= time, when given) and not expired (time < expires_at).
 live_breakglass := [s |
 	some s in _sessions
 	is_object(s)
@@ -150,13 +151,9 @@ _sessions := s if {
 _live(s, now) if {
 	now < clock.ns(s.expires_at)
 	not _not_yet_open(s, now)
-	not _closed(s, now)
-	object.get(s, "status", "open") in {"open", "active"}
 }
 
 _not_yet_open(s, now) if now < clock.ns(s.opened_at)
-
-_closed(s, now) if clock.ns(s.closed_at) <= now
 
 _live_scopes := [normalize(object.get(s, "scope", {})) | some s in live_breakglass]
 

@@ -78,6 +78,20 @@ pub(super) fn run(args: BenchArgs) -> Result<ExitCode> {
         "mean_us": us(mean),
     });
 
+    if args.action.is_some() {
+        // Engine start: loading and compiling the bundle, as `gatehouse serve` does once.
+        let mut starts: Vec<Duration> = (0..15)
+            .map(|_| {
+                let t = Instant::now();
+                let _ = engine_for(&args.source, args.bindings.as_deref(), true);
+                t.elapsed()
+            })
+            .collect();
+        starts.sort();
+        report["engine_start_ms"] =
+            json!((starts[starts.len() / 2].as_secs_f64() * 1e5).round() / 100.0);
+    }
+
     if let Some(threads) = args.threads.filter(|t| *t > 1) {
         let work = std::sync::Arc::new(work);
         let single = throughput(&engine, &work, 1, args.count);
@@ -136,6 +150,13 @@ fn print_table(report: &Json) {
             format!("{} / {} µs", report["min_us"], report["max_us"]),
         ),
         ("mean", format!("{} µs", report["mean_us"])),
+        (
+            "engine start",
+            report
+                .get("engine_start_ms")
+                .map(|v| format!("{v} ms"))
+                .unwrap_or_else(|| "-".into()),
+        ),
     ];
     for (k, v) in rows {
         println!("{k:<18} {v}");
