@@ -475,8 +475,11 @@ impl Engine {
             explain: None,
         };
         for (index, mode, _) in &selected {
-            let policy = &self.inner.policies[*index];
-            let trace = &mut traces[*index];
+            let (Some(policy), Some(trace)) =
+                (self.inner.policies.get(*index), traces.get_mut(*index))
+            else {
+                continue;
+            };
             if let Some(error) = collected.errors.get(index) {
                 let finding = Finding {
                     policy: policy.package.clone(),
@@ -536,7 +539,8 @@ impl Engine {
             "[{}]",
             policies
                 .iter()
-                .map(|i| format!("data.{INTERNAL}.decide.{}", self.inner.policies[*i].slot))
+                .filter_map(|i| self.inner.policies.get(*i))
+                .map(|p| format!("data.{INTERNAL}.decide.{}", p.slot))
                 .collect::<Vec<_>>()
                 .join(", ")
         );
@@ -568,7 +572,9 @@ impl Engine {
             }
             Err(e) => {
                 let index = policies.first().copied().unwrap_or_default();
-                let policy = &self.inner.policies[index];
+                let Some(policy) = self.inner.policies.get(index) else {
+                    return;
+                };
                 let text = e.to_string();
                 let message = if text.contains("exceeded time limit") {
                     format!(
@@ -663,10 +669,13 @@ fn to_rego(json: &Json) -> Result<Value, serde_json::Error> {
     serde::Deserialize::deserialize(json)
 }
 
+/// One policy's results: rule name → values, each tagged with the object it came from.
+type RuleResults = BTreeMap<String, Vec<(Json, Option<String>)>>;
+
 /// Raw per-policy results: rule name → values (each tagged with the object it came from).
 #[derive(Default)]
 struct Collected {
-    results: BTreeMap<usize, BTreeMap<String, Vec<(Json, Option<String>)>>>,
+    results: BTreeMap<usize, RuleResults>,
     errors: BTreeMap<usize, String>,
 }
 
@@ -697,7 +706,7 @@ impl Collected {
 fn apply(
     policy: &Policy,
     mode: Mode,
-    results: &BTreeMap<String, Vec<(Json, Option<String>)>>,
+    results: &RuleResults,
     trace: &mut PolicyTrace,
     decision: &mut Decision,
 ) {

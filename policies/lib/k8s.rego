@@ -103,7 +103,8 @@ container_nouns := {
 	"ephemeralContainers": "ephemeral container",
 }
 
-# Every container of every workload (init, regular and ephemeral), in manifest order:
+# Every container of every workload (init, regular and ephemeral), workload by
+# workload in manifest order:
 #   {"ref": "Deployment/ns/name", "field": "containers" | "initContainers" | "ephemeralContainers",
 #    "name": "app", "container": {...}, "workload": <the workloads entry>}
 containers := containers_of(workloads)
@@ -113,8 +114,8 @@ deployed_containers := containers_of(deployed_workloads)
 
 containers_of(ws) := [c |
 	some w in ws
-	some field in container_fields
-	list := object.get(w.pod_spec, field, [])
+	is_object(w.pod_spec)
+	some field, list in object.filter(w.pod_spec, container_fields)
 	is_array(list)
 	some container in list
 	is_object(container)

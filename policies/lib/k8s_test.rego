@@ -35,12 +35,12 @@ test_containers_include_init_and_ephemeral if {
 		"ephemeralContainers": [{"name": "debug"}],
 	}}
 	cs := k8s.containers with input as _action([pod])
-	[[c.field, c.name, c.ref] | some c in cs] == [
+	{[c.field, c.name, c.ref] | some c in cs} == {
 		["initContainers", "init", "Pod/x/p"],
 		["containers", "app", "Pod/x/p"],
 		["ephemeralContainers", "debug", "Pod/x/p"],
-	]
-	[k8s.describe(c) | some c in cs] == ["init container 'init'", "container 'app'", "ephemeral container 'debug'"]
+	}
+	{k8s.describe(c) | some c in cs} == {"init container 'init'", "container 'app'", "ephemeral container 'debug'"}
 }
 
 test_containers_keep_their_workload if {
@@ -59,9 +59,10 @@ test_malformed_entries_are_skipped if {
 		{"kind": "Deployment"},
 		{"kind": "Deployment", "metadata": {"name": "x"}, "spec": {"template": {"spec": {"containers": "oops"}}}},
 		{"kind": "Pod", "metadata": {"name": "y"}, "spec": {"containers": ["oops", null]}},
+		{"kind": "Job", "metadata": {"name": "z"}, "spec": {"template": {"spec": null}}},
 	]
 	ws := k8s.workloads with input as _action(manifests)
-	[w.ref | some w in ws] == ["Deployment/default/", "Deployment/default/x", "Pod/default/y"]
+	[w.ref | some w in ws] == ["Deployment/default/", "Deployment/default/x", "Pod/default/y", "Job/default/z"]
 	count(k8s.containers) == 0 with input as _action(manifests)
 }
 

@@ -30,18 +30,6 @@ cluster_name(act) := c if {
 	is_string(c)
 } else := object.get(act, ["cluster", "name"], null)
 
-# True when `actual` is allowed by a definition value (a list, "*" or a string).
-value_matches(def_value, actual) if {
-	allowed := as_list(def_value)
-	_allowed(allowed, actual)
-}
-
-_allowed(allowed, _) if count(allowed) == 0
-
-_allowed(allowed, _) if "*" in allowed
-
-_allowed(allowed, actual) if actual in allowed
-
 _all_fields := ["org", "project", "environment", "tenant", "workload", "cluster"]
 
 # A definition scope in the form matching uses, computed once per definition:
@@ -82,7 +70,7 @@ covers(n, flat) if {
 # list of allowed values; a missing field, an empty list or "*" allows any
 # value. cluster_labels, when present, must all equal the action's
 # scope.cluster.labels ("*" only asks for the label to be present).
-matches(def_scope, action_scope) if covers(normalize(def_scope), flatten(as_object(action_scope)))
+matches(def_scope, act) if covers(normalize(def_scope), flatten(as_object(act)))
 
 _label_matches(want, got) if {
 	want == "*"
@@ -159,9 +147,9 @@ _live_scopes := [normalize(object.get(s, "scope", {})) | some s in live_breakgla
 
 # True when a live break-glass session of the actor covers the given action
 # scope. A session's scope fields hold a value or a list; absent means any.
-breakglass_covers(action_scope) if {
+breakglass_covers(s) if {
 	count(live_breakglass) > 0
-	flat := flatten(as_object(action_scope))
+	flat := flatten(as_object(s))
 	some n in _live_scopes
 	covers(n, flat)
 }

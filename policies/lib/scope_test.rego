@@ -119,3 +119,32 @@ test_as_list if {
 	scope.as_list(null) == []
 	scope.as_list(3) == []
 }
+
+test_normalize if {
+	scope.normalize({"environment": ["production"], "tenant": [], "workload": ["*"], "cluster": "prod-eu-1", "cluster_labels": {"tier": "production"}}) == {
+		"fields": {"environment": {"production"}, "cluster": {"prod-eu-1"}},
+		"labels": {"tier": "production"},
+	}
+	scope.normalize(null) == {"fields": {}, "labels": {}}
+}
+
+test_flatten if {
+	flat := scope.flatten(_action_scope)
+	flat.cluster == "prod-eu-1"
+	flat.cluster_labels == {"tier": "production", "region": "eu"}
+	flat.environment == "production"
+	scope.flatten(flat) == flat
+	scope.flatten({"environment": "staging"}) == {"environment": "staging"}
+}
+
+test_covers if {
+	flat := scope.flatten(_action_scope)
+	scope.covers(scope.normalize({"environment": ["production"], "cluster_labels": {"tier": "production"}}), flat)
+	not scope.covers(scope.normalize({"environment": ["staging"]}), flat)
+	scope.covers(scope.normalize({}), {})
+}
+
+test_flat_scopes if {
+	inp := {"scope": {"environment": "production", "cluster": {"name": "c1", "labels": {}}}, "subject": {"release": {"changes": [{"workload": "a", "path": "x"}]}}}
+	scope.flat_scopes == {{"environment": "production", "cluster": "c1", "cluster_labels": {}, "workload": "a"}} with input as inp
+}

@@ -17,7 +17,8 @@ package gatehouse.release.env_removal
 
 import data.gatehouse.lib.k8s
 import data.gatehouse.lib.k8s.containers
-import data.gatehouse.lib.k8s.deployed_containers
+import data.gatehouse.lib.k8s.deployed_manifests
+import data.gatehouse.lib.k8s.pod_spec_paths
 import data.gatehouse.lib.k8s.workloads
 
 # The annotation that lists environment variables a release may remove.
@@ -32,29 +33,54 @@ _new_containers := {[c.ref, c.name] |
 	c.field in _compared
 }
 
-# [ref, container, variable] for every env entry in the release and in the
-# deployed manifests. Sets, so a repeated object merges instead of conflicting.
-_new_vars := _vars(containers)
+# [ref, container, env] of every init and regular container in the release: a
+# deployed container found here unchanged needs no closer look, which is the
+# common case (most releases change images, not environments).
+_new_envs := {[c.ref, c.name, object.get(c.container, "env", [])] |
+	some c in containers
+	c.field in _compared
+}
 
-_old_vars := _vars(deployed_containers)
+# [ref, container, env] of every deployed container that sets variables, read
+# straight from the deployed manifests.
+_old_envs := [[ref, object.get(container, "name", ""), env] |
+	some obj in deployed_manifests
+	spec := object.get(obj, pod_spec_paths[obj.kind], {})
+	is_object(spec)
+	ref := concat("/", [obj.kind, object.get(obj, ["metadata", "namespace"], "default"), object.get(obj, ["metadata", "name"], "")])
+	some field in _compared
+	list := object.get(spec, field, [])
+	is_array(list)
+	some container in list
+	is_object(container)
+	env := object.get(container, "env", [])
+	is_array(env)
+	count(env) > 0
+]
 
-_vars(cs) := {[c.ref, c.name, name] |
-	some c in cs
+# The env names the release sets on a container (merged over repeated objects).
+_new_names(ref, name) := {n |
+	some c in containers
+	c.ref == ref
+	c.name == name
 	c.field in _compared
 	env := object.get(c.container, "env", [])
 	is_array(env)
 	some e in env
-	name := e.name
-	is_string(name)
+	n := e.name
 }
 
 deny contains violation if {
-	some entry in _old_vars
-	not entry in _new_vars
-	ref := entry[0]
-	container := entry[1]
-	var := entry[2]
+	some old in _old_envs
+	not old in _new_envs
+	ref := old[0]
+	container := old[1]
 	[ref, container] in _new_containers
+	kept := _new_names(ref, container)
+	some e in old[2]
+	var := e.name
+	is_string(var)
+	not var in kept
 	new := [w | some w in workloads; w.ref == ref]
 	not _allowed_by_any(new, var)
 	w := new[0]

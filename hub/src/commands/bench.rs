@@ -15,43 +15,54 @@ use serde_json::{Value as Json, json};
 use super::{engine_for, read_document};
 use crate::cli::{BenchArgs, DecideFormat};
 
+/// One measured iteration: a decision or a query against the engine.
+type Work = std::sync::Arc<dyn Fn(&Engine) + Send + Sync>;
+
 pub(super) fn run(args: BenchArgs) -> Result<ExitCode> {
     if args.count == 0 {
         bail!("--count must be at least 1");
     }
-    let (engine, work): (Engine, Box<dyn Fn(&Engine) + Send + Sync>) =
-        match (&args.action, &args.query) {
-            (Some(path), _) => {
-                let engine = engine_for(&args.source, args.bindings.as_deref(), true)?;
-                let text = serde_json::to_string(&read_document(path)?)?;
-                let action = Action::from_json(&text)
-                    .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-                if args.parse_input {
-                    (
-                        engine,
-                        Box::new(move |e: &Engine| {
-                            drop(e.decide_json(&text, DecideOptions::default()))
-                        }),
-                    )
-                } else {
-                    (engine, Box::new(move |e: &Engine| drop(e.decide(&action))))
-                }
-            }
-            (None, Some(query)) => {
-                let engine = engine_for(&args.source, None, false)?;
-                let input = args.input.as_deref().map(read_document).transpose()?;
-                // Fail early on a query that does not evaluate.
-                engine.query(query, input.as_ref())?;
-                let query = query.clone();
+    let (engine, work): (Engine, Work) = match (&args.action, &args.query) {
+        (Some(path), _) => {
+            let engine = engine_for(&args.source, args.bindings.as_deref(), true)?;
+            let text = serde_json::to_string(&read_document(path)?)?;
+            let action =
+                Action::from_json(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+            if args.parse_input {
                 (
                     engine,
-                    Box::new(move |e: &Engine| drop(e.query(&query, input.as_ref()))),
+                    std::sync::Arc::new(move |e: &Engine| {
+                        drop(e.decide_json(&text, DecideOptions::default()))
+                    }),
+                )
+            } else if args.prepared {
+                let prepared = Engine::prepare(action)?;
+                let work: Work = std::sync::Arc::new(move |e: &Engine| {
+                    drop(e.decide_prepared(&prepared, DecideOptions::default()))
+                });
+                (engine, work)
+            } else {
+                (
+                    engine,
+                    std::sync::Arc::new(move |e: &Engine| drop(e.decide(&action))),
                 )
             }
-            (None, None) => {
-                bail!("give a query to benchmark, or --action FILE to benchmark a decision")
-            }
-        };
+        }
+        (None, Some(query)) => {
+            let engine = engine_for(&args.source, None, false)?;
+            let input = args.input.as_deref().map(read_document).transpose()?;
+            // Fail early on a query that does not evaluate.
+            engine.query(query, input.as_ref())?;
+            let query = query.clone();
+            (
+                engine,
+                std::sync::Arc::new(move |e: &Engine| drop(e.query(&query, input.as_ref()))),
+            )
+        }
+        (None, None) => {
+            bail!("give a query to benchmark, or --action FILE to benchmark a decision")
+        }
+    };
 
     for _ in 0..(args.count / 10).max(10) {
         work(&engine);
@@ -93,7 +104,6 @@ pub(super) fn run(args: BenchArgs) -> Result<ExitCode> {
     }
 
     if let Some(threads) = args.threads.filter(|t| *t > 1) {
-        let work = std::sync::Arc::new(work);
         let single = throughput(&engine, &work, 1, args.count);
         let multi = throughput(&engine, &work, threads, args.count);
         report["threads"] = json!({
@@ -112,12 +122,7 @@ pub(super) fn run(args: BenchArgs) -> Result<ExitCode> {
 }
 
 /// Decisions per second with `threads` threads sharing one engine, `count` decisions in all.
-fn throughput(
-    engine: &Engine,
-    work: &std::sync::Arc<Box<dyn Fn(&Engine) + Send + Sync>>,
-    threads: usize,
-    count: usize,
-) -> f64 {
+fn throughput(engine: &Engine, work: &Work, threads: usize, count: usize) -> f64 {
     let per_thread = (count / threads).max(1);
     let start = Instant::now();
     std::thread::scope(|s| {

@@ -315,3 +315,41 @@ fn generated_schemas_are_current() {
         );
     }
 }
+
+#[test]
+fn bench_reports_medians_in_every_mode() {
+    let action = "tests/fixtures/actions/release-deploy-production.json";
+    for mode in [
+        &[][..],
+        &["--prepared"][..],
+        &["--parse-input"][..],
+        &["--threads", "2"][..],
+    ] {
+        let mut args = vec!["bench", "-a", action, "-n", "5", "-f", "json"];
+        args.extend_from_slice(mode);
+        let out = gatehouse(&args);
+        assert_eq!(out.status.code(), Some(0), "{mode:?}: {}", stderr(&out));
+        let report: Json = serde_json::from_slice(&out.stdout).unwrap();
+        assert!(report["median_us"].as_f64().unwrap() > 0.0, "{report}");
+        assert!(
+            report["engine_start_ms"].as_f64().unwrap() > 0.0,
+            "{report}"
+        );
+    }
+    let out = gatehouse(&[
+        "bench",
+        "-b",
+        "-n",
+        "5",
+        "-f",
+        "json",
+        "data.gatehouse.config",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = gatehouse(&["bench", "--prepared", "--parse-input", "-a", action]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "conflicting modes are refused by the parser"
+    );
+}
