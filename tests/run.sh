@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 echo "==> cargo test --workspace"
 cargo test --workspace --locked
 
-echo "==> gatehouse test --builtin (the policy library's own tests)"
-cargo run --quiet --locked -p gatehouse -- test --builtin
+echo "==> gatehouse test --builtin --coverage --threshold 95 (the policy library's own tests)"
+cargo run --quiet --locked -p gatehouse -- test --builtin --coverage --threshold 95
 
 echo "all tests passed"

@@ -3,6 +3,12 @@
 //! A test passes when its rule evaluates to `true`; `false` or undefined fails it, an error
 //! errors it. Rules named `todo_*` are reported as skipped. Each test runs on its own copy of the
 //! prepared interpreter, so tests cannot leak state into each other.
+//!
+//! With coverage on, each test's line coverage is merged into one [`Coverage`] over the policy
+//! modules (test modules and the engine's generated collector are left out): a line counts as
+//! covered when any test evaluated it.
+
+use std::collections::{BTreeMap, BTreeSet};
 
 use std::time::{Duration, Instant};
 
@@ -56,7 +62,90 @@ fn as_nanos<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error>
     s.serialize_u64(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
 }
 
+/// Line coverage of the policy modules by a test run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Coverage {
+    /// Per file, in path order.
+    pub files: Vec<FileCoverage>,
+    /// Lines evaluated, over all files.
+    pub covered_lines: usize,
+    /// Lines never evaluated, over all files.
+    pub not_covered_lines: usize,
+    /// `covered / (covered + not covered)` as a percentage (100 when there is nothing to cover).
+    pub percent: f64,
+}
+
+/// Line coverage of one file.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct FileCoverage {
+    /// File path as loaded.
+    pub path: String,
+    /// Lines some test evaluated.
+    pub covered: BTreeSet<u32>,
+    /// Lines no test evaluated.
+    pub not_covered: BTreeSet<u32>,
+    /// Coverage percentage of this file.
+    pub percent: f64,
+}
+
+fn percent(covered: usize, not_covered: usize) -> f64 {
+    let total = covered + not_covered;
+    if total == 0 {
+        100.0
+    } else {
+        (covered as f64 * 10000.0 / total as f64).round() / 100.0
+    }
+}
+
 impl Engine {
+    /// Runs `tests`, optionally measuring line coverage of the policy modules.
+    pub fn run_tests(
+        &self,
+        tests: &[TestRule],
+        coverage: bool,
+    ) -> (Vec<TestResult>, Option<Coverage>) {
+        let mut merged: BTreeMap<String, (BTreeSet<u32>, BTreeSet<u32>)> = BTreeMap::new();
+        let mut results = Vec::with_capacity(tests.len());
+        for test in tests {
+            let (result, report) = self.run_test_inner(test, coverage);
+            results.push(result);
+            for file in report.map(|r| r.files).unwrap_or_default() {
+                if file.path.ends_with("_test.rego") || file.path.starts_with("gatehouse_internal/")
+                {
+                    continue;
+                }
+                let entry = merged.entry(file.path).or_default();
+                entry.0.extend(file.covered);
+                entry.1.extend(file.not_covered);
+            }
+        }
+        let coverage = coverage.then(|| {
+            let files: Vec<FileCoverage> = merged
+                .into_iter()
+                .map(|(path, (covered, not_covered))| {
+                    let not_covered: BTreeSet<u32> =
+                        not_covered.difference(&covered).copied().collect();
+                    let percent = percent(covered.len(), not_covered.len());
+                    FileCoverage {
+                        path,
+                        covered,
+                        not_covered,
+                        percent,
+                    }
+                })
+                .collect();
+            let covered_lines = files.iter().map(|f| f.covered.len()).sum();
+            let not_covered_lines = files.iter().map(|f| f.not_covered.len()).sum();
+            Coverage {
+                percent: percent(covered_lines, not_covered_lines),
+                files,
+                covered_lines,
+                not_covered_lines,
+            }
+        });
+        (results, coverage)
+    }
+
     /// Every `test_*` and `todo_*` rule in the bundle, in file and line order.
     pub fn tests(&self) -> Vec<TestRule> {
         let mut rego = self.interpreter();
@@ -93,12 +182,26 @@ impl Engine {
 
     /// Runs one test.
     pub fn run_test(&self, test: &TestRule) -> TestResult {
+        self.run_test_inner(test, false).0
+    }
+
+    fn run_test_inner(
+        &self,
+        test: &TestRule,
+        coverage: bool,
+    ) -> (TestResult, Option<regorus::coverage::Report>) {
         let start = Instant::now();
+        let mut report = None;
         let status = if test.name.starts_with("todo_") {
             Status::Skip
         } else {
             let mut rego = self.interpreter();
-            match rego.eval_rule(format!("data.{}.{}", test.package, test.name)) {
+            rego.set_enable_coverage(coverage);
+            let outcome = rego.eval_rule(format!("data.{}.{}", test.package, test.name));
+            if coverage {
+                report = rego.get_coverage_report().ok();
+            }
+            match outcome {
                 Ok(regorus::Value::Bool(true)) => Status::Pass,
                 Ok(_) => Status::Fail,
                 Err(e) => {
@@ -110,11 +213,12 @@ impl Engine {
                 }
             }
         };
-        TestResult {
+        let result = TestResult {
             rule: test.clone(),
             status,
             duration: start.elapsed(),
-        }
+        };
+        (result, report)
     }
 }
 
@@ -147,5 +251,37 @@ mod tests {
             results[2]
         );
         assert_eq!(results[3], Status::Skip);
+    }
+
+    #[test]
+    fn coverage_counts_lines_any_test_reached_and_leaves_test_files_out() {
+        let bundle = Bundle::from_files(
+            [
+                (
+                    "p.rego",
+                    "package p\n\nsmall if {\n  input.n < 10\n}\n\nbig if {\n  input.n > 100\n}\n",
+                ),
+                (
+                    "p_test.rego",
+                    "package p_test\n\ntest_small if data.p.small with input as {\"n\": 1}\n",
+                ),
+            ],
+            LoadOptions::default(),
+        )
+        .unwrap();
+        let engine = Engine::compile(bundle, None, EngineOptions::default()).unwrap();
+        let (results, coverage) = engine.run_tests(&engine.tests(), true);
+        assert_eq!(results[0].status, Status::Pass);
+        let coverage = coverage.unwrap();
+        assert_eq!(coverage.files.len(), 1, "{coverage:?}");
+        let file = &coverage.files[0];
+        assert_eq!(file.path, "p.rego");
+        assert!(file.covered.contains(&4), "{file:?}");
+        assert!(file.not_covered.contains(&8), "{file:?}");
+        assert!(
+            coverage.percent > 0.0 && coverage.percent < 100.0,
+            "{}",
+            coverage.percent
+        );
     }
 }

@@ -152,6 +152,18 @@ pub struct TestArgs {
     /// Time limit per test.
     #[arg(long = "timeout", value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
     pub timeout: std::time::Duration,
+    /// Report which policy lines the tests evaluated (a per-file summary, or the full report
+    /// with `-f json`).
+    #[arg(short = 'c', long = "coverage")]
+    pub coverage: bool,
+    /// With --coverage: fail (exit 2) when total coverage is below this percentage.
+    #[arg(
+        long = "threshold",
+        value_name = "PERCENT",
+        default_value_t = 0.0,
+        requires = "coverage"
+    )]
+    pub threshold: f64,
 }
 
 /// `gatehouse test` output formats.

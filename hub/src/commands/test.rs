@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use gatehouse_engine::testing::Status;
+use gatehouse_engine::testing::{Coverage, Status};
 use gatehouse_engine::{Engine, EngineOptions};
 
 use super::load_bundle;
@@ -43,7 +43,7 @@ pub(super) fn run(args: TestArgs) -> Result<ExitCode> {
                 .is_none_or(|r| r.is_match(&format!("data.{}.{}", t.package, t.name)))
         })
         .collect();
-    let results: Vec<_> = tests.iter().map(|t| engine.run_test(t)).collect();
+    let (results, coverage) = engine.run_tests(&tests, args.coverage);
     let count = |f: fn(&Status) -> bool| results.iter().filter(|r| f(&r.status)).count();
     let (pass, fail, error, skip) = (
         count(|s| *s == Status::Pass),
@@ -51,7 +51,16 @@ pub(super) fn run(args: TestArgs) -> Result<ExitCode> {
         count(|s| matches!(s, Status::Error(_))),
         count(|s| *s == Status::Skip),
     );
+    let below_threshold = coverage
+        .as_ref()
+        .is_some_and(|c| c.percent < args.threshold);
     match args.format {
+        TestFormat::Json if args.coverage => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&coverage.as_ref().map(opa_coverage_json))?
+            )
+        }
         TestFormat::Json => println!("{}", serde_json::to_string_pretty(&results)?),
         TestFormat::Pretty => {
             let mut file = "";
@@ -95,12 +104,73 @@ pub(super) fn run(args: TestArgs) -> Result<ExitCode> {
             if args.verbose {
                 println!("total time: {}", human(started.elapsed()));
             }
+            if let Some(c) = &coverage {
+                println!("{}", "-".repeat(80));
+                println!("coverage (lines evaluated by the tests / lines with rules):");
+                for f in &c.files {
+                    let total = f.covered.len() + f.not_covered.len();
+                    println!(
+                        "  {:>6.2}%  {:>4}/{:<4} {}",
+                        f.percent,
+                        f.covered.len(),
+                        total,
+                        f.path
+                    );
+                }
+                let total = c.covered_lines + c.not_covered_lines;
+                println!(
+                    "  {:>6.2}%  {:>4}/{:<4} total",
+                    c.percent, c.covered_lines, total
+                );
+            }
         }
     }
-    Ok(if fail + error > 0 {
+    if below_threshold && let Some(c) = &coverage {
+        eprintln!(
+            "Code coverage threshold not met: got {:.2} instead of {:.2}",
+            c.percent, args.threshold
+        );
+    }
+    Ok(if fail + error > 0 || below_threshold {
         ExitCode::from(2)
     } else {
         ExitCode::SUCCESS
+    })
+}
+
+/// The coverage report in `opa test --coverage -f json`'s shape: line ranges per file.
+fn opa_coverage_json(c: &Coverage) -> serde_json::Value {
+    let ranges = |lines: &std::collections::BTreeSet<u32>| {
+        let mut out: Vec<(u32, u32)> = Vec::new();
+        for &l in lines {
+            match out.last_mut() {
+                Some((_, end)) if *end + 1 == l => *end = l,
+                _ => out.push((l, l)),
+            }
+        }
+        out.into_iter()
+            .map(|(s, e)| serde_json::json!({"start": {"row": s}, "end": {"row": e}}))
+            .collect::<Vec<_>>()
+    };
+    let files: serde_json::Map<String, serde_json::Value> = c
+        .files
+        .iter()
+        .map(|f| {
+            let report = serde_json::json!({
+                "covered": ranges(&f.covered),
+                "not_covered": ranges(&f.not_covered),
+                "covered_lines": f.covered.len(),
+                "not_covered_lines": f.not_covered.len(),
+                "coverage": f.percent,
+            });
+            (f.path.clone(), report)
+        })
+        .collect();
+    serde_json::json!({
+        "files": files,
+        "covered_lines": c.covered_lines,
+        "not_covered_lines": c.not_covered_lines,
+        "coverage": c.percent,
     })
 }
 

@@ -353,3 +353,48 @@ fn bench_reports_medians_in_every_mode() {
         "conflicting modes are refused by the parser"
     );
 }
+
+#[test]
+fn test_coverage_reports_opa_shaped_json_and_enforces_the_threshold() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("p.rego"),
+        "package p\n\nsmall if {\n  input.n < 10\n}\n\nbig if {\n  input.n > 100\n}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("p_test.rego"),
+        "package p_test\n\ntest_small if data.p.small with input as {\"n\": 1}\n",
+    )
+    .unwrap();
+    let path = dir.path().to_str().unwrap();
+    let out = gatehouse(&["test", path, "--coverage", "-f", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let report: Json = serde_json::from_slice(&out.stdout).unwrap();
+    let (_, file) = report["files"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .find(|(k, _)| k.ends_with("p.rego"))
+        .unwrap();
+    // Rule bodies are what coverage counts: line 4 ran, line 8 did not.
+    assert_eq!(
+        file["covered"],
+        serde_json::json!([{"start": {"row": 4}, "end": {"row": 4}}]),
+        "{report:#}"
+    );
+    assert_eq!(
+        file["not_covered"],
+        serde_json::json!([{"start": {"row": 8}, "end": {"row": 8}}]),
+        "{report:#}"
+    );
+    assert_eq!(report["coverage"], 50.0);
+
+    let out = gatehouse(&["test", path, "--coverage", "--threshold", "99"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("Code coverage threshold not met"),
+        "{}",
+        stderr(&out)
+    );
+}
