@@ -6,5 +6,6 @@
 //! subcommand lives in its own module under [`commands`].
 
 pub mod cli;
+pub mod cli_reference;
 pub mod commands;
 pub mod logging;
