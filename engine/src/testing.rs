@@ -28,6 +28,20 @@ pub struct TestRule {
     pub file: String,
     /// 1-based line.
     pub line: u32,
+    /// Last line of that definition.
+    pub end_line: u32,
+}
+
+/// Why a test came out as it did, beyond pass or fail.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Explanation {
+    /// For a failed test: the last line of its body that was evaluated, with its text; the
+    /// statement on it is the one that did not hold.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stopped_at: Option<(u32, String)>,
+    /// What the test and the policies it ran wrote with `print`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 /// How a test ended.
@@ -173,11 +187,44 @@ impl Engine {
                     name: name.to_owned(),
                     file: span.source.get_path().to_string(),
                     line: span.line,
+                    end_line: span.line
+                        + u32::try_from(span.text().lines().count().saturating_sub(1)).unwrap_or(0),
                 });
             }
         }
         out.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
         out
+    }
+
+    /// Explains a test: re-runs it gathering `print` output and, when it fails, finds the
+    /// statement of its body where evaluation stopped (from line coverage).
+    pub fn explain_test(&self, test: &TestRule) -> Explanation {
+        let mut rego = self.interpreter();
+        rego.set_enable_coverage(true);
+        rego.set_gather_prints(true);
+        let outcome = rego.eval_rule(format!("data.{}.{}", test.package, test.name));
+        let notes = rego.take_prints().unwrap_or_default();
+        let passed = matches!(outcome, Ok(regorus::Value::Bool(true)));
+        let stopped_at = if passed {
+            None
+        } else {
+            rego.get_coverage_report().ok().and_then(|report| {
+                let file = report.files.into_iter().find(|f| f.path == test.file)?;
+                let line = file
+                    .covered
+                    .range(test.line..=test.end_line)
+                    .next_back()
+                    .copied()?;
+                let text = file
+                    .code
+                    .lines()
+                    .nth(usize::try_from(line).ok()?.checked_sub(1)?)?
+                    .trim()
+                    .to_owned();
+                Some((line, text))
+            })
+        };
+        Explanation { stopped_at, notes }
     }
 
     /// Runs one test.
@@ -197,6 +244,8 @@ impl Engine {
         } else {
             let mut rego = self.interpreter();
             rego.set_enable_coverage(coverage);
+            // `print` output is shown by `explain_test`, not written to stderr mid-run.
+            rego.set_gather_prints(true);
             let outcome = rego.eval_rule(format!("data.{}.{}", test.package, test.name));
             if coverage {
                 report = rego.get_coverage_report().ok();
@@ -251,6 +300,24 @@ mod tests {
             results[2]
         );
         assert_eq!(results[3], Status::Skip);
+    }
+
+    #[test]
+    fn a_failing_test_is_explained_by_where_it_stopped_and_its_notes() {
+        let bundle = Bundle::from_files(
+            [(
+                "p_test.rego",
+                "package p_test\n\ntest_math if {\n  x := 2\n  print(\"x is\", x)\n  x > 5\n  x < 10\n}\n",
+            )],
+            LoadOptions::default(),
+        )
+        .unwrap();
+        let engine = Engine::compile(bundle, None, EngineOptions::default()).unwrap();
+        let test = &engine.tests()[0];
+        assert_eq!((test.line, test.end_line), (3, 8));
+        let why = engine.explain_test(test);
+        assert_eq!(why.stopped_at, Some((6, "x > 5".to_owned())));
+        assert_eq!(why.notes, vec!["p_test.rego:5: x is 2".to_owned()]);
     }
 
     #[test]

@@ -156,6 +156,10 @@ pub struct TestArgs {
     /// with `-f json`).
     #[arg(short = 'c', long = "coverage")]
     pub coverage: bool,
+    /// What to explain: `fails` shows where each failing test stopped and its `print` notes;
+    /// `notes` also shows notes of passing tests; `full` lists every test with both.
+    #[arg(long = "explain", value_enum, default_value_t = Explain::Fails)]
+    pub explain: Explain,
     /// With --coverage: fail (exit 2) when total coverage is below this percentage.
     #[arg(
         long = "threshold",
@@ -164,6 +168,17 @@ pub struct TestArgs {
         requires = "coverage"
     )]
     pub threshold: f64,
+}
+
+/// `gatehouse test --explain` levels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Explain {
+    /// Failing tests only.
+    Fails,
+    /// Failing tests, and notes of every test.
+    Notes,
+    /// Every test.
+    Full,
 }
 
 /// `gatehouse test` output formats.

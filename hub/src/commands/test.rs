@@ -10,7 +10,7 @@ use gatehouse_engine::testing::{Coverage, Status};
 use gatehouse_engine::{Engine, EngineOptions};
 
 use super::load_bundle;
-use crate::cli::{TestArgs, TestFormat};
+use crate::cli::{Explain, TestArgs, TestFormat};
 
 pub(super) fn run(args: TestArgs) -> Result<ExitCode> {
     let started = Instant::now();
@@ -61,11 +61,30 @@ pub(super) fn run(args: TestArgs) -> Result<ExitCode> {
                 serde_json::to_string_pretty(&coverage.as_ref().map(opa_coverage_json))?
             )
         }
-        TestFormat::Json => println!("{}", serde_json::to_string_pretty(&results)?),
+        TestFormat::Json => {
+            let explained: Vec<serde_json::Value> = results
+                .iter()
+                .map(|r| {
+                    let mut v = serde_json::to_value(r).unwrap_or_default();
+                    if wants_explanation(args.explain, &r.status) {
+                        v["explanation"] =
+                            serde_json::to_value(engine.explain_test(&r.rule)).unwrap_or_default();
+                    }
+                    v
+                })
+                .collect();
+            println!("{}", serde_json::to_string_pretty(&explained)?)
+        }
         TestFormat::Pretty => {
             let mut file = "";
             for r in &results {
-                let shown = args.verbose || !matches!(r.status, Status::Pass | Status::Skip);
+                let explanation = wants_explanation(args.explain, &r.status)
+                    .then(|| engine.explain_test(&r.rule));
+                let has_notes = explanation.as_ref().is_some_and(|e| !e.notes.is_empty());
+                let shown = args.verbose
+                    || args.explain == Explain::Full
+                    || has_notes
+                    || !matches!(r.status, Status::Pass | Status::Skip);
                 if !shown {
                     continue;
                 }
@@ -83,6 +102,14 @@ pub(super) fn run(args: TestArgs) -> Result<ExitCode> {
                         r.rule.line
                     ),
                     Status::Error(e) => println!("{name}: ERROR ({})\n  {e}", human(r.duration)),
+                }
+                if let Some(why) = explanation {
+                    if let Some((line, text)) = &why.stopped_at {
+                        println!("  stopped at {}:{line}: {text}", r.rule.file);
+                    }
+                    for note in &why.notes {
+                        println!("  note: {note}");
+                    }
                 }
             }
             if !results.is_empty() && (args.verbose || fail + error > 0) {
@@ -172,6 +199,14 @@ fn opa_coverage_json(c: &Coverage) -> serde_json::Value {
         "not_covered_lines": c.not_covered_lines,
         "coverage": c.percent,
     })
+}
+
+/// Whether `--explain` asks for an explanation of a test with this status.
+fn wants_explanation(explain: Explain, status: &Status) -> bool {
+    match explain {
+        Explain::Fails => matches!(status, Status::Fail | Status::Error(_)),
+        Explain::Notes | Explain::Full => !matches!(status, Status::Skip),
+    }
 }
 
 fn human(d: Duration) -> String {

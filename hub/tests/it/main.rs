@@ -400,3 +400,30 @@ fn test_coverage_reports_opa_shaped_json_and_enforces_the_threshold() {
         stderr(&out)
     );
 }
+
+#[test]
+fn test_explain_shows_where_a_failing_test_stopped_and_its_notes() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("p_test.rego"),
+        "package p_test\n\ntest_math if {\n  x := 2\n  print(\"x is\", x)\n  x > 5\n}\n\ntest_ok if {\n  print(\"fine\")\n}\n",
+    )
+    .unwrap();
+    let path = dir.path().to_str().unwrap();
+    let out = gatehouse(&["test", path]);
+    assert_eq!(out.status.code(), Some(2));
+    let text = stdout(&out);
+    assert!(text.contains("p_test.rego:6: x > 5"), "{text}");
+    assert!(text.contains("note: ") && text.contains("x is 2"), "{text}");
+    assert!(
+        !text.contains("fine"),
+        "passing tests' notes only with --explain notes: {text}"
+    );
+    assert!(
+        stderr(&out).is_empty(),
+        "prints must not leak to stderr: {}",
+        stderr(&out)
+    );
+    let text = stdout(&gatehouse(&["test", path, "--explain", "notes"]));
+    assert!(text.contains("fine"), "{text}");
+}
