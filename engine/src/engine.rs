@@ -983,15 +983,9 @@ mod tests {
         Action::from_value(&v).unwrap()
     }
 
-    const SEED_SCENARIO_4: &str = r#"package gitopshq.workload
-
-deny[msg] {
-  input.environment == "production"
-  container := input.spec.containers[_]
-  not container.resources.limits
-  msg := sprintf("Container '%s' in production must have resource limits", [container.name])
-}
-"#;
+    /// The seed's Scenario 4 policy, verbatim (Rego v0).
+    const SEED_SCENARIO_4: &str =
+        include_str!("../../tests/fixtures/seed/scenario-4-workload.rego");
 
     fn deployment(limits: bool) -> Json {
         let mut c = json!({"name": "api", "image": "registry/api:1.0"});

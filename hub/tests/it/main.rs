@@ -169,15 +169,8 @@ fn an_unreadable_action_file_is_an_error_not_a_decision() {
     );
 }
 
-const SEED_SCENARIO_4: &str = r#"package gitopshq.workload
-
-deny[msg] {
-  input.environment == "production"
-  container := input.spec.containers[_]
-  not container.resources.limits
-  msg := sprintf("Container '%s' in production must have resource limits", [container.name])
-}
-"#;
+/// The seed's Scenario 4 policy, verbatim (Rego v0).
+const SEED_SCENARIO_4: &str = include_str!("../../../tests/fixtures/seed/scenario-4-workload.rego");
 
 #[test]
 fn seed_scenario_4_v0_policy_without_marking_gets_a_located_hint() {
