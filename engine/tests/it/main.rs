@@ -1,0 +1,3 @@
+//! Integration tests of the engine with the built-in library.
+
+mod hostile_input;
