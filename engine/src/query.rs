@@ -3,6 +3,10 @@
 //! `gatehouse eval` and the playground's query box use this: any Rego query against the bundle's
 //! policies and data with an optional input, answered as `{"result": [{"expressions": [...],
 //! "bindings": {...}}]}` (or `{}` when undefined), the way `opa eval -f json` answers.
+//!
+//! [`Engine::rule_definitions`] lists the rules as written (package, name, number of
+//! definitions), for shells such as `gatehouse check` that decide which rules to query and count
+//! results the way conftest does.
 
 use regorus::Value;
 use serde_json::{Value as Json, json};
@@ -11,7 +15,72 @@ use crate::diagnostic;
 use crate::engine::Engine;
 use crate::error::Error;
 
+/// A rule as written in the bundle: where it lives and how many times it is defined.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleDefinitions {
+    /// Package path without `data.`, e.g. `main` or `k8s.images`.
+    pub package: String,
+    /// Rule name: the first segment of its head, e.g. `deny_latest`.
+    pub name: String,
+    /// Definitions of the rule: each `deny contains msg if { ... }` body counts, and so does a
+    /// `default` definition.
+    pub count: usize,
+}
+
 impl Engine {
+    /// Every rule of the bundle's modules, in package and name order (the engine's generated
+    /// collector is left out).
+    ///
+    /// ```
+    /// use gatehouse_engine::{Bundle, Engine, EngineOptions, LoadOptions};
+    /// let bundle = Bundle::from_files(
+    ///     [("p.rego", "package main\ndeny contains 1 if input.a\ndeny contains 2 if input.b\nwarn contains 3 if true\n")],
+    ///     LoadOptions::default(),
+    /// )?;
+    /// let engine = Engine::compile(bundle, None, EngineOptions::default())?;
+    /// let rules = engine.rule_definitions();
+    /// assert_eq!((rules[0].package.as_str(), rules[0].name.as_str(), rules[0].count), ("main", "deny", 2));
+    /// assert_eq!((rules[1].name.as_str(), rules[1].count), ("warn", 1));
+    /// # Ok::<(), gatehouse_engine::Error>(())
+    /// ```
+    pub fn rule_definitions(&self) -> Vec<RuleDefinitions> {
+        let mut rego = self.interpreter();
+        let mut counts: std::collections::BTreeMap<(String, String), usize> =
+            std::collections::BTreeMap::new();
+        for module in rego.get_modules() {
+            let package = module.package.refr.span().text().to_owned();
+            // The generated collector module (package `gatehouse_internal.decide`).
+            if package == "gatehouse_internal" || package.starts_with("gatehouse_internal.") {
+                continue;
+            }
+            for rule in &module.policy {
+                let head = match rule.as_ref() {
+                    regorus::unstable::Rule::Spec { head, .. } => match head {
+                        regorus::unstable::RuleHead::Compr { refr, .. }
+                        | regorus::unstable::RuleHead::Set { refr, .. }
+                        | regorus::unstable::RuleHead::Func { refr, .. } => refr.span().text(),
+                    },
+                    regorus::unstable::Rule::Default { refr, .. } => refr.span().text(),
+                };
+                let name = head.split(['.', '[']).next().unwrap_or_default().trim();
+                if name.is_empty() {
+                    continue;
+                }
+                *counts
+                    .entry((package.clone(), name.to_owned()))
+                    .or_default() += 1;
+            }
+        }
+        counts
+            .into_iter()
+            .map(|((package, name), count)| RuleDefinitions {
+                package,
+                name,
+                count,
+            })
+            .collect()
+    }
+
     /// Evaluates `query` with `input` (when given) against the bundle.
     ///
     /// ```

@@ -37,6 +37,8 @@ pub enum Command {
     Bench(BenchArgs),
     /// Print a JSON Schema of the contract (the action document or the decision).
     Schema(SchemaArgs),
+    /// Test configuration files against policies, like `conftest test`.
+    Check(CheckArgs),
 }
 
 /// Where policies come from.
@@ -247,6 +249,138 @@ pub enum SchemaKind {
     Decision,
     /// A bindings file.
     Bindings,
+}
+
+/// `gatehouse check`: conftest's `test` (and, with `--verify`, its `verify`) with the same flags,
+/// rules, output formats and exit codes.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Files or directories to check; directories are searched for files a parser recognises.
+    /// `-` reads stdin.
+    #[arg(value_name = "FILE", required_unless_present = "verify")]
+    pub files: Vec<PathBuf>,
+    /// Policy path: a directory, a bundle (.tar.gz) or a .rego file. Repeatable.
+    #[arg(
+        short = 'p',
+        long = "policy",
+        value_name = "PATH",
+        default_value = "policy"
+    )]
+    pub policy: Vec<PathBuf>,
+    /// Data path: a JSON or YAML file, or a directory searched for them (a file is mounted at its
+    /// directory relative to the argument). Repeatable.
+    #[arg(short = 'd', long = "data", value_name = "PATH")]
+    pub data: Vec<PathBuf>,
+    /// Namespace (package) whose `deny`, `violation` and `warn` rules run; globs such as
+    /// `main.*` are allowed. Repeatable.
+    #[arg(
+        short = 'n',
+        long = "namespace",
+        value_name = "NAMESPACE",
+        default_value = "main"
+    )]
+    pub namespace: Vec<String>,
+    /// Run the rules of every namespace in the policies.
+    #[arg(long = "all-namespaces")]
+    pub all_namespaces: bool,
+    /// Evaluate all documents of all files together, as one input: an array of
+    /// `{"path": ..., "contents": ...}`.
+    #[arg(long = "combine")]
+    pub combine: bool,
+    /// Exit 1 when there are warnings (and 2 when there are failures).
+    #[arg(long = "fail-on-warn")]
+    pub fail_on_warn: bool,
+    /// Exit 0 even when policies fail.
+    #[arg(long = "no-fail")]
+    pub no_fail: bool,
+    /// Never colour the output (colour is only used on a terminal, and never with NO_COLOR).
+    #[arg(long = "no-color")]
+    pub no_color: bool,
+    /// Leave exceptions out of the output (they are still counted).
+    #[arg(long = "suppress-exceptions")]
+    pub suppress_exceptions: bool,
+    /// Also fail on rule values conftest would skip silently (a `deny` value that is neither a
+    /// string nor an object with `msg`).
+    #[arg(long = "strict")]
+    pub strict: bool,
+    /// Parse every file with this parser instead of choosing by file name.
+    #[arg(long = "parser", value_enum, value_name = "PARSER")]
+    pub parser: Option<CheckParser>,
+    /// Output format.
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = CheckOutput::Stdout)]
+    pub output: CheckOutput,
+    /// With `-o junit`: name test cases by file only, without the message.
+    #[arg(long = "junit-hide-message")]
+    pub junit_hide_message: bool,
+    /// Skip files under a directory argument whose path matches this regular expression.
+    #[arg(long = "ignore", value_name = "REGEX")]
+    pub ignore: Option<String>,
+    /// Rego version of the policies (a bundle manifest can still say otherwise per file).
+    #[arg(long = "rego-version", value_enum, default_value_t = RegoVersion::V1)]
+    pub rego_version: RegoVersion,
+    /// Read the policies as Rego v0: the same as `--rego-version v0`.
+    #[arg(long = "v0")]
+    pub v0: bool,
+    /// Time limit for evaluating one document.
+    #[arg(long = "timeout", value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
+    pub timeout: std::time::Duration,
+    /// Run the policies' own tests (`test_*` rules) instead of checking files, like
+    /// `conftest verify`.
+    #[arg(long = "verify")]
+    pub verify: bool,
+}
+
+/// Parsers `gatehouse check` can read files with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, ValueEnum)]
+pub enum CheckParser {
+    /// YAML, every document of a stream (`.yaml`, `.yml`).
+    Yaml,
+    /// JSON, or a stream of JSON values (`.json`, `.ndjson`).
+    Json,
+    /// JSON with comments (`.jsonc`).
+    Jsonc,
+    /// TOML (`.toml`).
+    Toml,
+    /// INI (`.ini`).
+    Ini,
+    /// dotenv (`.env`, `.env.*`, `*.env`).
+    Dotenv,
+    /// HCL 2, as Terraform writes it (`.tf`, `.tfvars`, `.hcl`).
+    Hcl2,
+    /// Dockerfile (`Dockerfile`, `Dockerfile.*`, `*.dockerfile`).
+    Dockerfile,
+    /// XML (`.xml`).
+    Xml,
+    /// Java properties (`.properties`).
+    Properties,
+}
+
+/// `gatehouse check` output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CheckOutput {
+    /// conftest's default: `FAIL - file - namespace - message` lines and a summary.
+    Stdout,
+    /// An array of per-file, per-namespace results.
+    Json,
+    /// Test Anything Protocol.
+    Tap,
+    /// A table of results.
+    Table,
+    /// JUnit XML, one test suite per namespace.
+    Junit,
+    /// GitHub Actions workflow annotations.
+    Github,
+    /// SARIF 2.1.0, for code scanning.
+    Sarif,
+}
+
+/// Rego language versions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RegoVersion {
+    /// Rego v0 (`deny[msg] { ... }`).
+    V0,
+    /// Rego v1 (`deny contains msg if { ... }`).
+    V1,
 }
 
 /// Parses `250ms`, `2s`, `1m` or a bare number of milliseconds.

@@ -11,6 +11,7 @@ use serde_json::Value as Json;
 use crate::cli::{Command, PolicySource};
 
 mod bench;
+mod check;
 mod decide;
 mod eval;
 mod schema;
@@ -24,6 +25,7 @@ pub fn run(command: Command) -> Result<ExitCode> {
         Command::Test(args) => test::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Schema(args) => schema::run(args),
+        Command::Check(args) => check::run(args),
     }
 }
 

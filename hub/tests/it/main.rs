@@ -420,3 +420,4 @@ fn test_explain_shows_where_a_failing_test_stopped_and_its_notes() {
     let text = stdout(&gatehouse(&["test", path, "--explain", "notes"]));
     assert!(text.contains("fine"), "{text}");
 }
+mod check;
