@@ -14,6 +14,7 @@ mod files;
 mod output;
 mod parallel;
 mod parse;
+mod progress;
 mod result;
 mod verify;
 
@@ -117,7 +118,13 @@ fn check(engine: &Engine, args: &CheckArgs) -> Result<Vec<CheckResult>> {
     } else {
         String::new()
     };
-    let parsed = parallel::map(&sources, |s| files::read(s, args.parser, &stdin));
+    let reading = progress::Progress::new("reading files", sources.len());
+    let parsed = parallel::map(&sources, |s| {
+        let parsed = files::read(s, args.parser, &stdin);
+        reading.tick();
+        parsed
+    });
+    drop(reading);
     let namespaces: Vec<&str> = plan.namespaces().collect();
     let mut results = Vec::new();
     let unreadable = |p: &files::Parsed, failure: &result::Message| CheckResult {
@@ -148,10 +155,14 @@ fn check(engine: &Engine, args: &CheckArgs) -> Result<Vec<CheckResult>> {
         .filter_map(|(i, p)| p.documents.as_ref().ok().map(|docs| (i, docs)))
         .flat_map(|(i, docs)| docs.iter().map(move |d| (i, d)))
         .collect();
+    let checking = progress::Progress::new("checking documents", documents.len());
     let outcomes = parallel::map(&documents, |(i, doc)| {
         let info = parsed.get(*i).map_or(&Json::Null, |p| &p.info);
-        plan.check(engine, doc, info)
+        let outcome = plan.check(engine, doc, info);
+        checking.tick();
+        outcome
     });
+    drop(checking);
     let mut outcomes = documents.iter().map(|(i, _)| *i).zip(outcomes).peekable();
     for (i, p) in parsed.iter().enumerate() {
         let mut mine: Vec<Vec<Outcome>> = Vec::new();
