@@ -31,7 +31,7 @@ use crate::error::Error;
 use crate::metadata::{self, PackageMetadata};
 
 /// The package of the generated collector module; bundles may not use it.
-const INTERNAL: &str = "gatehouse_internal";
+pub(crate) const INTERNAL: &str = "gatehouse_internal";
 /// The pseudo-policy named in the engine's own findings.
 pub const ENGINE_POLICY: &str = "gatehouse.engine";
 
@@ -149,7 +149,7 @@ impl Engine {
                     )))
                 })?;
             let package = package.strip_prefix("data.").unwrap_or(&package).to_owned();
-            if package == INTERNAL || package.starts_with(&format!("{INTERNAL}.")) {
+            if is_internal(&package) {
                 return Err(Error::bundle(
                     &m.path,
                     format!("package {package} is reserved for the engine; rename it"),
@@ -171,22 +171,7 @@ impl Engine {
         for module in rego.get_modules() {
             let package = module.package.refr.span().text().to_owned();
             for rule in &module.policy {
-                let refr = match rule.as_ref() {
-                    regorus::unstable::Rule::Spec { head, .. } => match head {
-                        regorus::unstable::RuleHead::Compr { refr, .. }
-                        | regorus::unstable::RuleHead::Set { refr, .. }
-                        | regorus::unstable::RuleHead::Func { refr, .. } => {
-                            refr.span().text().to_owned()
-                        }
-                    },
-                    regorus::unstable::Rule::Default { refr, .. } => refr.span().text().to_owned(),
-                };
-                let name = refr
-                    .split(['.', '['])
-                    .next()
-                    .unwrap_or_default()
-                    .trim()
-                    .to_owned();
+                let name = rule_name(rule).to_owned();
                 rules.entry(package.clone()).or_default().insert(name);
             }
         }
@@ -881,6 +866,31 @@ fn requirement(policy: &str, rule: &str, value: &Json, object: Option<&str>) -> 
         progress: get("progress").cloned(),
         details: get("details").cloned(),
     }
+}
+
+/// The name a rule defines: the first segment of its head (`deny` for `deny contains msg`,
+/// `p` for `p.q.r := 1`).
+pub(crate) fn rule_name(rule: &regorus::unstable::Rule) -> &str {
+    use regorus::unstable::{Rule, RuleHead};
+    let refr = match rule {
+        Rule::Spec { head, .. } => match head {
+            RuleHead::Compr { refr, .. }
+            | RuleHead::Set { refr, .. }
+            | RuleHead::Func { refr, .. } => refr,
+        },
+        Rule::Default { refr, .. } => refr,
+    };
+    refr.span()
+        .text()
+        .split(['.', '['])
+        .next()
+        .unwrap_or_default()
+        .trim()
+}
+
+/// Whether a package is the engine's own generated collector.
+pub(crate) fn is_internal(package: &str) -> bool {
+    package == INTERNAL || package.starts_with(&format!("{INTERNAL}."))
 }
 
 fn now_rfc3339() -> String {

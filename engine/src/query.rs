@@ -12,7 +12,7 @@ use regorus::Value;
 use serde_json::{Value as Json, json};
 
 use crate::diagnostic;
-use crate::engine::Engine;
+use crate::engine::{Engine, is_internal, rule_name};
 use crate::error::Error;
 
 /// A rule as written in the bundle: where it lives and how many times it is defined.
@@ -49,20 +49,11 @@ impl Engine {
             std::collections::BTreeMap::new();
         for module in rego.get_modules() {
             let package = module.package.refr.span().text().to_owned();
-            // The generated collector module (package `gatehouse_internal.decide`).
-            if package == "gatehouse_internal" || package.starts_with("gatehouse_internal.") {
+            if is_internal(&package) {
                 continue;
             }
             for rule in &module.policy {
-                let head = match rule.as_ref() {
-                    regorus::unstable::Rule::Spec { head, .. } => match head {
-                        regorus::unstable::RuleHead::Compr { refr, .. }
-                        | regorus::unstable::RuleHead::Set { refr, .. }
-                        | regorus::unstable::RuleHead::Func { refr, .. } => refr.span().text(),
-                    },
-                    regorus::unstable::Rule::Default { refr, .. } => refr.span().text(),
-                };
-                let name = head.split(['.', '[']).next().unwrap_or_default().trim();
+                let name = rule_name(rule);
                 if name.is_empty() {
                     continue;
                 }
