@@ -168,7 +168,7 @@ fn field(allowed: &[String], value: Option<&String>) -> bool {
         return true;
     }
     match value {
-        Some(v) => allowed.iter().any(|a| glob(a, v)),
+        Some(v) => allowed.iter().any(|a| glob_match(a, v)),
         None => false,
     }
 }
@@ -178,8 +178,9 @@ fn labels(want: &BTreeMap<String, String>, have: Option<&BTreeMap<String, String
         .all(|(k, v)| have.and_then(|h| h.get(k)) == Some(v))
 }
 
-/// Matches `*` (any run of characters) and `?` (one character); everything else literally.
-fn glob(pattern: &str, text: &str) -> bool {
+/// Matches `*` (any run of characters, dots included) and `?` (one character); everything else
+/// literally. Used for scope selectors and for `gatehouse check -n` namespace patterns.
+pub fn glob_match(pattern: &str, text: &str) -> bool {
     let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
     let (mut pi, mut ti, mut star, mut mark) = (0usize, 0usize, None::<usize>, 0usize);
     while ti < t.len() {
@@ -288,11 +289,11 @@ bindings:
 
     #[test]
     fn glob_semantics() {
-        assert!(glob("*", ""));
-        assert!(glob("prod-*", "prod-eu"));
-        assert!(glob("p?od", "prod"));
-        assert!(!glob("prod-*", "staging"));
-        assert!(glob("*-eu-*", "prod-eu-1"));
+        assert!(glob_match("*", ""));
+        assert!(glob_match("prod-*", "prod-eu"));
+        assert!(glob_match("p?od", "prod"));
+        assert!(!glob_match("prod-*", "staging"));
+        assert!(glob_match("*-eu-*", "prod-eu-1"));
     }
 
     #[test]

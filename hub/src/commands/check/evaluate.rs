@@ -16,6 +16,7 @@
 use std::collections::BTreeMap;
 
 use anyhow::{Result, bail};
+use gatehouse_engine::binding::glob_match;
 use gatehouse_engine::{Engine, Error};
 use serde_json::{Value as Json, json};
 
@@ -74,36 +75,6 @@ fn decision_rule(name: &str) -> Option<(bool, String)> {
         }
     }
     None
-}
-
-/// `*` matches any run of characters (dots included), `?` one character.
-pub(crate) fn glob_match(pattern: &str, text: &str) -> bool {
-    let p: Vec<char> = pattern.chars().collect();
-    let t: Vec<char> = text.chars().collect();
-    let (mut pi, mut ti) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while ti < t.len() {
-        match p.get(pi) {
-            Some('*') => {
-                star = Some((pi, ti));
-                pi += 1;
-            }
-            Some(c) if *c == '?' || Some(c) == t.get(ti) => {
-                pi += 1;
-                ti += 1;
-            }
-            _ => match star {
-                Some((sp, st)) => {
-                    pi = sp + 1;
-                    ti = st + 1;
-                    star = Some((sp, st + 1));
-                }
-                None => return false,
-            },
-        }
-    }
-    p.get(pi..)
-        .is_some_and(|rest| rest.iter().all(|c| *c == '*'))
 }
 
 /// `data["a"]["b"]["rule"]` for a dotted package: safe for any spelling.
