@@ -606,10 +606,18 @@ impl Action {
     /// assert_eq!(err.path, "actor.kind");
     /// ```
     pub fn from_json(text: &str) -> Result<Action, ActionError> {
-        let de = &mut serde_json::Deserializer::from_str(text);
-        let action: Action = serde_path_to_error::deserialize(de).map_err(|e| ActionError {
-            path: display_path(&e.path().to_string()),
-            message: tidy_serde_message(&e.inner().to_string()),
+        let mut de = serde_json::Deserializer::from_str(text);
+        let action: Action =
+            serde_path_to_error::deserialize(&mut de).map_err(|e| ActionError {
+                path: display_path(&e.path().to_string()),
+                message: tidy_serde_message(&e.inner().to_string()),
+            })?;
+        // A document is one JSON value: anything after it makes the whole text malformed.
+        de.end().map_err(|e| ActionError {
+            path: ".".to_owned(),
+            message: format!(
+                "unexpected text after the action document ({e}); send exactly one JSON object"
+            ),
         })?;
         action.validate()?;
         Ok(action)
@@ -796,6 +804,26 @@ mod tests {
         let err = Action::from_json(r#"{"kind": 7}"#).unwrap_err();
         assert_eq!(err.path, "kind");
         assert!(!err.message.contains("at line"), "{}", err.message);
+    }
+
+    #[test]
+    fn trailing_text_after_the_document_is_refused() {
+        // Found by fuzzing: a valid action followed by garbage used to be accepted.
+        let text =
+            serde_json::to_string(&minimal("release.deploy")).unwrap() + " {\"kind\": \"render\"}";
+        let err = Action::from_json(&text).unwrap_err();
+        assert_eq!(err.path, ".");
+        assert!(
+            err.message.contains("after the action document"),
+            "{}",
+            err.message
+        );
+        assert!(
+            Action::from_json(
+                &(serde_json::to_string(&minimal("release.deploy")).unwrap() + "\n  ")
+            )
+            .is_ok()
+        );
     }
 
     #[test]
