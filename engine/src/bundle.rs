@@ -182,26 +182,21 @@ impl Bundle {
     }
 
     /// Loads what `opa eval -d` accepts: directories, bundles, single `.rego` files and single
-    /// JSON/YAML data files (mounted at the root), merged into one bundle.
+    /// JSON/YAML data files (mounted at the root), each as its own bundle, merged with
+    /// [`Bundle::merge`]. Module paths are shown as given on the command line.
     pub fn load_paths(paths: &[PathBuf], options: LoadOptions) -> Result<Bundle, Error> {
-        let mut files: Vec<(String, Vec<u8>)> = Vec::new();
-        for (i, path) in paths.iter().enumerate() {
+        let mut parts = Vec::with_capacity(paths.len());
+        for path in paths {
             let shown = path.display().to_string();
             let meta = std::fs::metadata(path)
                 .map_err(|e| Error::bundle(&shown, format!("cannot be read: {e}")))?;
-            // Each argument gets its own prefix so that two directories' data files do not collide
-            // by name; data mount points are recomputed relative to each argument.
-            let prefix = format!("{i}");
-            if meta.is_dir() {
+            let is_archive = shown.ends_with(".tar.gz") || shown.ends_with(".tgz");
+            let files = if meta.is_dir() {
                 let mut found = Vec::new();
                 walk(path, path, &mut found)?;
-                files.extend(found.into_iter().map(|(p, c)| (format!("{prefix}/{p}"), c)));
-            } else if shown.ends_with(".tar.gz") || shown.ends_with(".tgz") {
-                files.extend(
-                    read_tar_gz(path)?
-                        .into_iter()
-                        .map(|(p, c)| (format!("{prefix}/{p}"), c)),
-                );
+                found
+            } else if is_archive {
+                read_tar_gz(path)?
             } else {
                 let bytes = std::fs::read(path)
                     .map_err(|e| Error::bundle(&shown, format!("cannot be read: {e}")))?;
@@ -209,52 +204,75 @@ impl Bundle {
                     .file_name()
                     .map(|n| n.to_string_lossy().into_owned())
                     .unwrap_or_default();
-                if name.ends_with(".rego") {
-                    files.push((format!("{prefix}/{name}"), bytes));
+                let as_name = if name.ends_with(".rego") {
+                    name
                 } else if name.ends_with(".json") {
-                    files.push((format!("{prefix}/data.json"), bytes));
+                    "data.json".to_owned()
                 } else if name.ends_with(".yaml") || name.ends_with(".yml") {
-                    files.push((format!("{prefix}/data.yaml"), bytes));
+                    "data.yaml".to_owned()
                 } else {
                     return Err(Error::bundle(
                         &shown,
                         "is not a .rego, .json or .yaml file, a directory or a bundle",
                     ));
+                };
+                vec![(as_name, bytes)]
+            };
+            let single_file = !meta.is_dir() && !is_archive;
+            let mut bundle = Bundle::from_files(files, options)?;
+            for m in &mut bundle.modules {
+                m.path = if single_file {
+                    shown.clone()
+                } else {
+                    format!("{}/{}", shown.trim_end_matches('/'), m.path)
+                };
+            }
+            parts.push((shown, bundle));
+        }
+        Bundle::merge(parts)
+    }
+
+    /// Sets `values` over this bundle's data, the given values winning at every leaf: how a
+    /// user's configuration overrides the defaults a library ships (`data.gatehouse.config`).
+    pub fn override_data(&mut self, values: Json) {
+        fn overlay(base: &mut Json, over: Json) {
+            match (base, over) {
+                (Json::Object(a), Json::Object(b)) => {
+                    for (k, v) in b {
+                        match a.get_mut(&k) {
+                            Some(existing) => overlay(existing, v),
+                            None => {
+                                a.insert(k, v);
+                            }
+                        }
+                    }
                 }
+                (slot, v) => *slot = v,
             }
         }
-        // Rebuild each argument as its own bundle so manifests, roots and mounts stay per argument,
-        // then merge modules and data.
+        overlay(&mut self.data, values);
+    }
+
+    /// Merges bundles loaded separately (several `-d` paths; a user's policies beside the built-in
+    /// library): modules and bindings are concatenated and data documents merged, a value set by
+    /// two of them being an error that names both. Each part is labelled for those errors. The
+    /// revision is the single part's, or a digest of all of theirs.
+    pub fn merge(parts: Vec<(String, Bundle)>) -> Result<Bundle, Error> {
         let mut modules = Vec::new();
         let mut data = Json::Object(Map::new());
         let mut owners = BTreeMap::new();
         let mut bindings: Option<Bindings> = None;
         let mut revisions = Vec::new();
-        for (i, path) in paths.iter().enumerate() {
-            let prefix = format!("{i}/");
-            let mine = files.iter().filter_map(|(p, c)| {
-                p.strip_prefix(&prefix)
-                    .map(|rest| (rest.to_owned(), c.clone()))
-            });
-            let b = Bundle::from_files(mine, options)?;
-            let base = path.display().to_string();
-            let is_file = path.is_file() && !base.ends_with(".tar.gz") && !base.ends_with(".tgz");
-            modules.extend(b.modules.into_iter().map(|mut m| {
-                m.path = if is_file {
-                    base.clone()
-                } else {
-                    format!("{}/{}", base.trim_end_matches('/'), m.path)
-                };
-                m
-            }));
-            mount(&mut data, &[], b.data, &base, &mut owners)?;
-            if let Some(more) = b.bindings {
+        for (label, part) in parts {
+            modules.extend(part.modules);
+            mount(&mut data, &[], part.data, &label, &mut owners)?;
+            if let Some(more) = part.bindings {
                 bindings
                     .get_or_insert_with(Bindings::default)
                     .bindings
                     .extend(more.bindings);
             }
-            revisions.push(b.revision);
+            revisions.push(part.revision);
         }
         let revision = if revisions.len() == 1 {
             revisions.remove(0)
@@ -385,10 +403,18 @@ fn merge(
                 owners.insert(at.to_owned(), file.to_owned());
                 return Ok(());
             }
-            let other = owners
-                .get(at)
-                .cloned()
-                .unwrap_or_else(|| "another data file".into());
+            // Owners are recorded where a subtree was first inserted: the nearest recorded
+            // ancestor of `at` is the file that set it.
+            let mut key = at;
+            let other = loop {
+                if let Some(owner) = owners.get(key) {
+                    break owner.clone();
+                }
+                match key.rfind('.') {
+                    Some(i) => key = key.get(..i).unwrap_or_default(),
+                    None => break "another data file".to_owned(),
+                }
+            };
             Err(Error::bundle(
                 file,
                 format!("sets data.{at}, which {other} also sets; merge them into one file"),
@@ -636,6 +662,56 @@ mod tests {
         let b = Bundle::load(&path, LoadOptions::default()).unwrap();
         assert_eq!(b.modules.len(), 1);
         assert_eq!(b.data, serde_json::json!({"p": {"k": 1}}));
+    }
+
+    #[test]
+    fn merging_bundles_refuses_a_value_set_twice_and_names_both() {
+        let a = load(&[("a/data.json", r#"{"x": 1}"#), ("p.rego", "package p\n")]).unwrap();
+        let b = load(&[("a/data.json", r#"{"y": 2}"#), ("q.rego", "package q\n")]).unwrap();
+        let merged =
+            Bundle::merge(vec![("first".into(), a.clone()), ("second".into(), b)]).unwrap();
+        assert_eq!(merged.data, serde_json::json!({"a": {"x": 1, "y": 2}}));
+        assert_eq!(merged.modules.len(), 2);
+        let c = load(&[("a/data.json", r#"{"x": 3}"#)]).unwrap();
+        let err = Bundle::merge(vec![("first".into(), a), ("second".into(), c)])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("second:") && err.contains("data.a.x") && err.contains("first"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn overriding_data_wins_at_the_leaves_and_keeps_the_rest() {
+        let mut lib = load(&[(
+            "data.yaml",
+            "gatehouse: {config: {min_replicas: 2, labels: [a]}}\n",
+        )])
+        .unwrap();
+        lib.override_data(serde_json::json!({"gatehouse": {"config": {"min_replicas": 3}}}));
+        assert_eq!(
+            lib.data,
+            serde_json::json!({"gatehouse": {"config": {"min_replicas": 3, "labels": ["a"]}}})
+        );
+    }
+
+    #[test]
+    fn load_paths_keeps_each_argument_its_own_bundle() {
+        let dir = tempfile::tempdir().unwrap();
+        let (one, two) = (dir.path().join("one"), dir.path().join("two"));
+        std::fs::create_dir_all(one.join("cfg")).unwrap();
+        std::fs::create_dir_all(&two).unwrap();
+        std::fs::write(one.join("p.rego"), "package p\n").unwrap();
+        std::fs::write(one.join("cfg/data.json"), r#"{"k": 1}"#).unwrap();
+        std::fs::write(two.join("extra.yaml"), "other: true\n").unwrap();
+        let b = Bundle::load_paths(
+            &[one.clone(), two.join("extra.yaml")],
+            LoadOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(b.data, serde_json::json!({"cfg": {"k": 1}, "other": true}));
+        assert_eq!(b.modules[0].path, format!("{}/p.rego", one.display()));
     }
 
     #[test]

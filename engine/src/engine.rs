@@ -650,7 +650,7 @@ fn action_json(action: &Action) -> Result<Json, serde_json::Error> {
 }
 
 /// Converts JSON to a Rego value without copying the JSON first.
-fn to_rego(json: &Json) -> Result<Value, serde_json::Error> {
+pub(crate) fn to_rego(json: &Json) -> Result<Value, serde_json::Error> {
     serde::Deserialize::deserialize(json)
 }
 

@@ -8,11 +8,10 @@
 //! definitions), for shells such as `gatehouse check` that decide which rules to query and count
 //! results the way conftest does.
 
-use regorus::Value;
 use serde_json::{Value as Json, json};
 
 use crate::diagnostic;
-use crate::engine::{Engine, is_internal, rule_name};
+use crate::engine::{Engine, is_internal, rule_name, to_rego};
 use crate::error::Error;
 
 /// A rule as written in the bundle: where it lives and how many times it is defined.
@@ -85,7 +84,10 @@ impl Engine {
     pub fn query(&self, query: &str, input: Option<&Json>) -> Result<Json, Error> {
         let mut rego = self.interpreter();
         if let Some(input) = input {
-            rego.set_input(Value::from(input.clone()));
+            rego.set_input(
+                to_rego(input)
+                    .map_err(|e| Error::Query(format!("the input cannot be used: {e}")))?,
+            );
         }
         let results = rego.eval_query(query.to_owned(), false).map_err(|e| {
             let text = e.to_string();

@@ -50,37 +50,20 @@ pub(crate) fn load_bundle(
         (false, false) => Bundle::load_paths(paths, options),
         (false, true) => {
             let mut user = Bundle::load_paths(paths, options)?;
-            let lib = builtin_bundle()?;
-            user.modules.extend(lib.modules.into_iter().map(|mut m| {
+            let mut lib = builtin_bundle()?;
+            for m in &mut lib.modules {
                 m.path = format!("builtin:{}", m.path);
-                m
-            }));
-            merge_data(&mut user.data, lib.data);
-            if let Some(lib_bindings) = lib.bindings {
-                user.bindings
-                    .get_or_insert_with(Bindings::default)
-                    .bindings
-                    .extend(lib_bindings.bindings);
             }
-            user.revision = format!("{}+builtin-{}", user.revision, lib.revision);
-            Ok(user)
+            // The library's data are defaults: the user's data override them.
+            lib.override_data(std::mem::replace(
+                &mut user.data,
+                Json::Object(Default::default()),
+            ));
+            Bundle::merge(vec![
+                ("your policies".into(), user),
+                ("the built-in library".into(), lib),
+            ])
         }
-    }
-}
-
-fn merge_data(into: &mut Json, from: Json) {
-    match (into, from) {
-        (Json::Object(a), Json::Object(b)) => {
-            for (k, v) in b {
-                match a.get_mut(&k) {
-                    Some(existing) => merge_data(existing, v),
-                    None => {
-                        a.insert(k, v);
-                    }
-                }
-            }
-        }
-        (slot, v) => *slot = v,
     }
 }
 

@@ -421,3 +421,26 @@ fn test_explain_shows_where_a_failing_test_stopped_and_its_notes() {
     assert!(text.contains("fine"), "{text}");
 }
 mod check;
+
+#[test]
+fn user_data_overrides_the_builtin_library_defaults() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("config.yaml");
+    std::fs::write(&cfg, "gatehouse: {config: {min_replicas: 5}}\n").unwrap();
+    let out = gatehouse(&[
+        "eval",
+        "-b",
+        "-d",
+        cfg.to_str().unwrap(),
+        "-f",
+        "values",
+        "data.gatehouse.config",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let config: Json = serde_json::from_str(stdout(&out).trim()).unwrap();
+    assert_eq!(config["min_replicas"], 5);
+    assert!(
+        config["required_labels"].is_array(),
+        "the other defaults stay: {config}"
+    );
+}
