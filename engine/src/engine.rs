@@ -29,6 +29,7 @@ use crate::decision::{Decision, Finding, Outcome, PolicyTrace, Requirement, Rule
 use crate::diagnostic;
 use crate::error::Error;
 use crate::metadata::{self, PackageMetadata};
+use crate::testing::LineCoverage;
 
 /// The package of the generated collector module; bundles may not use it.
 pub(crate) const INTERNAL: &str = "gatehouse_internal";
@@ -278,6 +279,43 @@ impl Engine {
     /// Decides an action given as JSON text: oversized or malformed documents are denied with
     /// the offending field's path.
     pub fn decide_json(&self, text: &str, options: DecideOptions) -> Decision {
+        self.decide_json_inner(text, options, None)
+    }
+
+    /// Decides an action given as JSON text, as [`Engine::decide_json`] does, and reports which
+    /// lines of the bundle's modules the decision evaluated (for the playground's editor).
+    ///
+    /// ```
+    /// use gatehouse_engine::{Bundle, DecideOptions, Engine, EngineOptions, LoadOptions};
+    /// let bundle = Bundle::from_files(
+    ///     [("p.rego", "package p\n\ndeny contains \"prod\" if {\n  input.scope.environment == \"production\"\n}\n")],
+    ///     LoadOptions::default(),
+    /// )?;
+    /// let engine = Engine::compile(bundle, None, EngineOptions::default())?;
+    /// let action = r#"{"kind": "release.deploy", "actor": {"id": "u-alice", "kind": "user"},
+    ///     "scope": {"org": "acme", "environment": "staging"},
+    ///     "subject": {"release": {"id": "rel-1"}}}"#;
+    /// let (decision, coverage) = engine.decide_json_with_coverage(action, DecideOptions::default());
+    /// assert_eq!(decision.outcome.as_str(), "allow");
+    /// assert!(coverage.files[0].covered.contains(&4));
+    /// # Ok::<(), gatehouse_engine::Error>(())
+    /// ```
+    pub fn decide_json_with_coverage(
+        &self,
+        text: &str,
+        options: DecideOptions,
+    ) -> (Decision, crate::testing::Coverage) {
+        let mut coverage = LineCoverage::default();
+        let decision = self.decide_json_inner(text, options, Some(&mut coverage));
+        (decision, coverage.finish())
+    }
+
+    fn decide_json_inner(
+        &self,
+        text: &str,
+        options: DecideOptions,
+        coverage: Option<&mut LineCoverage>,
+    ) -> Decision {
         let start = Instant::now();
         if text.len() > self.inner.options.max_input_bytes {
             return self.refuse(
@@ -293,7 +331,7 @@ impl Engine {
             );
         }
         match Action::from_json(text) {
-            Ok(action) => self.decide_with(&action, options),
+            Ok(action) => self.decide_inner(&action, None, options, start, coverage),
             Err(e) => {
                 let kind = serde_json::from_str::<Json>(text)
                     .ok()
@@ -315,7 +353,7 @@ impl Engine {
 
     /// Decides an action, with options.
     pub fn decide_with(&self, action: &Action, options: DecideOptions) -> Decision {
-        self.decide_inner(action, None, options, Instant::now())
+        self.decide_inner(action, None, options, Instant::now(), None)
     }
 
     /// Converts an action to Rego input once, for deciding it several times (each decision
@@ -335,7 +373,13 @@ impl Engine {
 
     /// Decides a prepared action.
     pub fn decide_prepared(&self, prepared: &PreparedAction, options: DecideOptions) -> Decision {
-        self.decide_inner(&prepared.action, Some(prepared), options, Instant::now())
+        self.decide_inner(
+            &prepared.action,
+            Some(prepared),
+            options,
+            Instant::now(),
+            None,
+        )
     }
 
     fn decide_inner(
@@ -344,6 +388,7 @@ impl Engine {
         prepared: Option<&PreparedAction>,
         options: DecideOptions,
         start: Instant,
+        coverage: Option<&mut LineCoverage>,
     ) -> Decision {
         let _span =
             tracing::debug_span!("decide", kind = %action.kind, org = %action.scope.org).entered();
@@ -407,7 +452,10 @@ impl Engine {
             },
         };
 
-        let mut collected = Collected::default();
+        let mut collected = Collected {
+            coverage: coverage.is_some().then(LineCoverage::default),
+            ..Collected::default()
+        };
         let whole: Vec<usize> = selected
             .iter()
             .filter(|s| s.2 == InputMode::Action)
@@ -488,6 +536,9 @@ impl Engine {
             apply(policy, *mode, results, trace, &mut decision);
         }
 
+        if let (Some(out), Some(merged)) = (coverage, collected.coverage.take()) {
+            *out = merged;
+        }
         decision.outcome = if !decision.violations.is_empty() {
             Outcome::Deny
         } else if decision.requirements.iter().any(|r| !r.satisfied) {
@@ -520,6 +571,7 @@ impl Engine {
     ) {
         let mut rego = self.interpreter();
         rego.set_input(input.clone());
+        rego.set_enable_coverage(out.coverage.is_some());
         let query = format!(
             "[{}]",
             policies
@@ -529,7 +581,13 @@ impl Engine {
                 .collect::<Vec<_>>()
                 .join(", ")
         );
-        match rego.eval_query(query, false) {
+        let outcome = rego.eval_query(query, false);
+        if let Some(coverage) = out.coverage.as_mut()
+            && let Ok(report) = rego.get_coverage_report()
+        {
+            coverage.add(report, |_| true);
+        }
+        match outcome {
             Ok(results) => {
                 let values = results
                     .result
@@ -662,6 +720,8 @@ type RuleResults = BTreeMap<String, Vec<(Json, Option<String>)>>;
 struct Collected {
     results: BTreeMap<usize, RuleResults>,
     errors: BTreeMap<usize, String>,
+    /// Lines evaluated, when the caller asked for coverage.
+    coverage: Option<LineCoverage>,
 }
 
 impl Collected {

@@ -111,6 +111,54 @@ fn percent(covered: usize, not_covered: usize) -> f64 {
     }
 }
 
+/// Merges the line coverage of several evaluations into one [`Coverage`]: a line counts as
+/// covered when any evaluation reached it. The engine's generated collector is left out.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct LineCoverage {
+    files: BTreeMap<String, (BTreeSet<u32>, BTreeSet<u32>)>,
+}
+
+impl LineCoverage {
+    /// Adds one evaluation's report, keeping the files `keep` accepts.
+    pub(crate) fn add(&mut self, report: regorus::coverage::Report, keep: impl Fn(&str) -> bool) {
+        for file in report.files {
+            if file.path.starts_with("gatehouse_internal/") || !keep(&file.path) {
+                continue;
+            }
+            let entry = self.files.entry(file.path).or_default();
+            entry.0.extend(file.covered);
+            entry.1.extend(file.not_covered);
+        }
+    }
+
+    /// The merged coverage.
+    pub(crate) fn finish(self) -> Coverage {
+        let files: Vec<FileCoverage> = self
+            .files
+            .into_iter()
+            .map(|(path, (covered, not_covered))| {
+                let not_covered: BTreeSet<u32> =
+                    not_covered.difference(&covered).copied().collect();
+                let percent = percent(covered.len(), not_covered.len());
+                FileCoverage {
+                    path,
+                    covered,
+                    not_covered,
+                    percent,
+                }
+            })
+            .collect();
+        let covered_lines = files.iter().map(|f| f.covered.len()).sum();
+        let not_covered_lines = files.iter().map(|f| f.not_covered.len()).sum();
+        Coverage {
+            percent: percent(covered_lines, not_covered_lines),
+            files,
+            covered_lines,
+            not_covered_lines,
+        }
+    }
+}
+
 impl Engine {
     /// Runs `tests`, optionally measuring line coverage of the policy modules.
     pub fn run_tests(
@@ -118,46 +166,16 @@ impl Engine {
         tests: &[TestRule],
         coverage: bool,
     ) -> (Vec<TestResult>, Option<Coverage>) {
-        let mut merged: BTreeMap<String, (BTreeSet<u32>, BTreeSet<u32>)> = BTreeMap::new();
+        let mut merged = LineCoverage::default();
         let mut results = Vec::with_capacity(tests.len());
         for test in tests {
             let (result, report) = self.run_test_inner(test, coverage);
             results.push(result);
-            for file in report.map(|r| r.files).unwrap_or_default() {
-                if file.path.ends_with("_test.rego") || file.path.starts_with("gatehouse_internal/")
-                {
-                    continue;
-                }
-                let entry = merged.entry(file.path).or_default();
-                entry.0.extend(file.covered);
-                entry.1.extend(file.not_covered);
+            if let Some(report) = report {
+                merged.add(report, |path| !path.ends_with("_test.rego"));
             }
         }
-        let coverage = coverage.then(|| {
-            let files: Vec<FileCoverage> = merged
-                .into_iter()
-                .map(|(path, (covered, not_covered))| {
-                    let not_covered: BTreeSet<u32> =
-                        not_covered.difference(&covered).copied().collect();
-                    let percent = percent(covered.len(), not_covered.len());
-                    FileCoverage {
-                        path,
-                        covered,
-                        not_covered,
-                        percent,
-                    }
-                })
-                .collect();
-            let covered_lines = files.iter().map(|f| f.covered.len()).sum();
-            let not_covered_lines = files.iter().map(|f| f.not_covered.len()).sum();
-            Coverage {
-                percent: percent(covered_lines, not_covered_lines),
-                files,
-                covered_lines,
-                not_covered_lines,
-            }
-        });
-        (results, coverage)
+        (results, coverage.then(|| merged.finish()))
     }
 
     /// Every `test_*` and `todo_*` rule in the bundle, in file and line order.
