@@ -39,6 +39,9 @@ pub enum Command {
     Schema(SchemaArgs),
     /// Test configuration files against policies, like `conftest test`.
     Check(CheckArgs),
+    /// Serve the playground: a web page to write Rego, edit input and data, and see the
+    /// decision the hub would take.
+    Playground(PlaygroundArgs),
 }
 
 /// Where policies come from.
@@ -381,6 +384,28 @@ pub enum RegoVersion {
     V0,
     /// Rego v1 (`deny contains msg if { ... }`).
     V1,
+}
+
+/// `gatehouse playground`.
+#[derive(Debug, Args)]
+pub struct PlaygroundArgs {
+    /// Address to listen on; port 0 picks a free port (the address is printed on stdout).
+    #[arg(
+        short = 'l',
+        long = "listen",
+        value_name = "ADDR",
+        default_value = "127.0.0.1:8282"
+    )]
+    pub listen: std::net::SocketAddr,
+    /// Evaluation time limit for each query, decision or test.
+    #[arg(long = "timeout", value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
+    pub timeout: std::time::Duration,
+    /// Largest request accepted (policies, input and data together), in KiB.
+    #[arg(long = "max-request-kib", value_name = "KIB", default_value_t = 2048)]
+    pub max_request_kib: usize,
+    /// Evaluations running at once (default: the number of CPUs); others wait their turn.
+    #[arg(long = "max-concurrent", value_name = "N")]
+    pub max_concurrent: Option<usize>,
 }
 
 /// Parses `250ms`, `2s`, `1m` or a bare number of milliseconds.

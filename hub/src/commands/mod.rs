@@ -14,6 +14,7 @@ mod bench;
 mod check;
 mod decide;
 mod eval;
+mod playground;
 mod schema;
 mod test;
 
@@ -26,6 +27,7 @@ pub fn run(command: Command) -> Result<ExitCode> {
         Command::Bench(args) => bench::run(args),
         Command::Schema(args) => schema::run(args),
         Command::Check(args) => check::run(args),
+        Command::Playground(args) => playground::run(args),
     }
 }
 
