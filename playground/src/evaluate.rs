@@ -246,6 +246,46 @@ pub struct TestRun {
 
 /// Evaluates a request with `timeout` as the engine's time limit for each evaluation.
 pub fn evaluate(request: &EvaluateRequest, timeout: Duration) -> Result<Evaluation, Failure> {
+    let files = &request.workspace.files;
+    match evaluate_inner(request, timeout) {
+        Ok(mut e) => {
+            character_columns(&mut e.markers, files);
+            Ok(e)
+        }
+        Err(mut f) => {
+            character_columns(&mut f.markers, files);
+            Err(f)
+        }
+    }
+}
+
+/// The engine counts a tab as four columns; editors count characters. Markers in policy files
+/// are converted to character columns.
+fn character_columns(markers: &mut [Marker], files: &[SourceFile]) {
+    for m in markers {
+        let Some(file) = files.iter().find(|f| f.name == m.file) else {
+            continue;
+        };
+        let Some(text) = file
+            .content
+            .lines()
+            .nth(usize::try_from(m.line.saturating_sub(1)).unwrap_or(usize::MAX))
+        else {
+            continue;
+        };
+        let (mut visual, mut chars) = (1u32, 1u32);
+        for c in text.chars() {
+            if visual >= m.col {
+                break;
+            }
+            visual += if c == '\t' { 4 } else { 1 };
+            chars += 1;
+        }
+        m.col = chars;
+    }
+}
+
+fn evaluate_inner(request: &EvaluateRequest, timeout: Duration) -> Result<Evaluation, Failure> {
     let started = Instant::now();
     let data = parse_pane(&request.workspace.data, DATA)?;
     let engine = compile(&request.workspace, data.is_some(), timeout)?;
@@ -264,6 +304,20 @@ pub fn evaluate(request: &EvaluateRequest, timeout: Duration) -> Result<Evaluati
 
 /// Runs the workspace's `test_*` rules, like `gatehouse test --coverage`.
 pub fn test(request: &TestRequest, timeout: Duration) -> Result<TestRun, Failure> {
+    let files = &request.workspace.files;
+    match test_inner(request, timeout) {
+        Ok(mut run) => {
+            character_columns(&mut run.markers, files);
+            Ok(run)
+        }
+        Err(mut f) => {
+            character_columns(&mut f.markers, files);
+            Err(f)
+        }
+    }
+}
+
+fn test_inner(request: &TestRequest, timeout: Duration) -> Result<TestRun, Failure> {
     let started = Instant::now();
     let data = parse_pane(&request.workspace.data, DATA)?;
     let engine = compile(&request.workspace, data.is_some(), timeout)?;
@@ -470,10 +524,9 @@ fn compile(workspace: &Workspace, has_data: bool, timeout: Duration) -> Result<E
         Error::Rego(d) => Failure::new(
             FailureCode::Compile,
             format!(
-                "{}:{}:{}: {}{}",
+                "{}, line {}: {}{}",
                 d.file,
                 d.line,
-                d.col,
                 d.message,
                 d.hint
                     .as_deref()
@@ -575,8 +628,8 @@ fn query_failure(engine: &Engine, request: &EvaluateRequest, e: Error) -> Failur
                     FailureCode::Runtime,
                     d.file.clone(),
                     format!(
-                        "Evaluation failed at {}:{}:{}: {}. Fix the policy and evaluate again.",
-                        d.file, d.line, d.col, d.message
+                        "Evaluation failed in {}, line {}: {}. Fix the policy and evaluate again.",
+                        d.file, d.line, d.message
                     ),
                 )
             } else {
@@ -707,6 +760,23 @@ mod tests {
         );
         assert_eq!(m[0].message, "rule conflicts");
         assert!(located_markers("no location here").is_empty());
+    }
+
+    #[test]
+    fn tab_columns_become_character_columns() {
+        let files = [SourceFile {
+            name: "p.rego".into(),
+            content: "package p\n\tinput.x == = 1\n".into(),
+            v0: false,
+        }];
+        // regorus: the tab is four columns, so the second `=` is at 16; it is character 13.
+        let mut markers = [
+            Marker::error("p.rego", 2, 16, "x"),
+            Marker::error("input", 2, 16, "y"),
+        ];
+        character_columns(&mut markers, &files);
+        assert_eq!(markers[0].col, 13);
+        assert_eq!(markers[1].col, 16, "other panes are left alone");
     }
 
     #[test]

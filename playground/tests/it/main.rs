@@ -123,7 +123,7 @@ async fn compile_errors_come_back_at_their_line_and_column() {
         error["message"]
             .as_str()
             .unwrap()
-            .starts_with("broken.rego:4:14:"),
+            .starts_with("broken.rego, line 4: "),
         "{error}"
     );
 }

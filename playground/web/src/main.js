@@ -438,12 +438,15 @@ function renderFindings(title, findings, kind) {
 }
 
 function renderDecision(body) {
-  const d = body.decision;
+  const d = { violations: [], warnings: [], audit: [], requirements: [], ...body.decision };
   const nodes = [];
   const summary = d.outcome === 'deny'
-    ? `${d.violations.length} violation${d.violations.length === 1 ? '' : 's'} block this ${d.kind || 'action'}.`
+    ? `${d.violations.length === 1 ? '1 violation blocks' : `${d.violations.length} violations block`} this ${d.kind || 'action'}.`
     : d.outcome === 'pending'
-      ? `Allowed once ${d.requirements.filter((r) => !r.satisfied).length} requirement(s) are met.`
+      ? (() => {
+        const n = d.requirements.filter((r) => !r.satisfied).length;
+        return `Allowed once ${n === 1 ? 'the requirement is' : `${n} requirements are`} met.`;
+      })()
       : `Nothing blocks this ${d.kind || 'action'}.`;
   nodes.push(banner(d.outcome, d.outcome.toUpperCase(), summary));
   if (d.violations.length) nodes.push(renderFindings('Violations', d.violations, 'violation'));
@@ -470,11 +473,12 @@ function renderDecision(body) {
     table.append(head);
     for (const p of d.explain) {
       const tr = el('tr', p.mode ? 'ran' : 'skipped');
+      const fired = p.fired ?? [];
       tr.append(
         el('td', null, p.policy),
         el('td', null, p.mode ? p.mode : `skipped: ${p.skipped ?? ''}`),
         el('td', null, p.input),
-        el('td', null, p.fired.length ? p.fired.map((r) => `${r.rule} ×${r.count}`).join(', ') : '—'),
+        el('td', null, fired.length ? fired.map((r) => `${r.rule} ×${r.count}`).join(', ') : '—'),
       );
       table.append(tr);
     }
@@ -563,8 +567,10 @@ function renderTests(body) {
   const list = el('ul', 'tests');
   for (const t of body.tests) {
     const li = el('li', `test test-${t.status}`);
-    li.append(el('span', `status status-${t.status}`, t.status.toUpperCase()), el('code', null, `data.${t.package}.${t.name}`), locationLink(t.file, t.line));
-    li.append(el('span', 'muted small', ` ${ms(Math.round(t.duration / 1000))}`));
+    const name = el('code', 'test-name', `data.${t.package}.${t.name}`);
+    name.title = name.textContent;
+    li.append(el('span', `status status-${t.status}`, t.status.toUpperCase()), name,
+      el('span', 'muted small', ms(Math.round(t.duration / 1000))), locationLink(t.file, t.line));
     if (t.status === 'error') li.append(el('div', 'message', t.detail));
     if (t.explanation?.stopped_at) {
       const [line, text] = t.explanation.stopped_at;
@@ -594,7 +600,7 @@ function render() {
   else if (body.mode === 'decision') nodes = renderDecision(body);
   else nodes = renderQuery(body);
   if (body.markers?.length) {
-    const s = section('Errors in policies', body.markers.length);
+    const s = section(kind === 'test' ? 'Failures and errors' : 'Errors in policies', body.markers.length);
     const list = el('ul', 'markers');
     for (const m of body.markers) {
       const li = el('li');
@@ -651,11 +657,16 @@ async function run(kind) {
   const payload = kind === 'test'
     ? workspace()
     : { ...workspace(), mode: app.mode, query: $('query').value, kind: app.mode === 'decision' ? $('kind').value : null };
-  const { body, failure, elapsed } = await call(kind === 'test' ? 'api/test' : 'api/evaluate', payload);
-  app.lastResult = failure ? { kind: 'failure', body: { error: failure } } : { kind, body };
-  render();
-  showTiming(body?.timing, elapsed);
+  try {
+    const { body, failure, elapsed } = await call(kind === 'test' ? 'api/test' : 'api/evaluate', payload);
+    app.lastResult = failure ? { kind: 'failure', body: { error: failure } } : { kind, body };
+    render();
+    showTiming(body?.timing, elapsed);
+  } catch (e) {
+    showMessage(`The answer could not be shown (${e.message}); please report this.`);
+  }
   app.busy = false;
+  document.body.dataset.runs = String(Number(document.body.dataset.runs ?? 0) + 1);
   document.body.classList.remove('busy');
   $('evaluate').disabled = false;
   $('test').disabled = false;
@@ -772,6 +783,20 @@ async function fetchJson(path) {
   return r.json();
 }
 
+async function openFromHash() {
+  const hash = new URLSearchParams(location.hash.slice(1));
+  if (hash.has('s')) {
+    try {
+      loadState(await decodeState(hash.get('s')));
+    } catch (e) {
+      openExample('first-policy');
+      showMessage(e.message);
+    }
+  } else {
+    openExample(hash.get('example') ?? 'first-policy');
+  }
+}
+
 async function start() {
   initTheme();
   policyView = new EditorView({ state: regoState(''), parent: $('policy-editor') });
@@ -812,18 +837,10 @@ async function start() {
   $('kind').replaceChildren(...app.kinds.map((k) => { const o = el('option', null, k); o.value = k; return o; }));
   renderExamples();
 
-  const hash = new URLSearchParams(location.hash.slice(1));
-  if (hash.has('s')) {
-    try {
-      loadState(await decodeState(hash.get('s')));
-    } catch (e) {
-      openExample('first-policy');
-      showMessage(e.message);
-    }
-  } else {
-    openExample(hash.get('example') ?? 'first-policy');
-  }
+  await openFromHash();
   document.body.classList.remove('dirty');
+  // A share link or example pasted into the address bar of an open playground.
+  window.addEventListener('hashchange', () => openFromHash());
   document.body.dataset.ready = 'true';
 }
 
