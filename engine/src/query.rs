@@ -68,6 +68,8 @@ pub enum RuleOutcome {
     Defined(Json),
     /// Evaluating it failed; the message says where and why.
     Error(String),
+    /// Left out by the caller's selection (see [`Engine::rule_values`]).
+    NotEvaluated,
 }
 
 fn query_error(e: &impl std::fmt::Display) -> Error {
@@ -211,12 +213,13 @@ impl Engine {
         })
     }
 
-    /// Evaluates every rule of the bundle's modules (functions and the engine's generated
-    /// collector left out) against `input`, in file and line order: which rules fired, with
-    /// their values, and which failed, with where.
+    /// Lists every rule of the bundle's modules (functions and the engine's generated collector
+    /// left out) in file and line order, and evaluates those `select` accepts against `input`:
+    /// which rules fired, with their values, and which failed, with where. The others are
+    /// reported as [`RuleOutcome::NotEvaluated`].
     ///
-    /// All rules are evaluated in one query, so shared helpers are computed once; when that
-    /// fails, each rule is evaluated on its own to find the ones at fault.
+    /// The selected rules are evaluated in one query, so shared helpers are computed once; when
+    /// that fails, each rule is evaluated on its own to find the ones at fault.
     ///
     /// ```
     /// use gatehouse_engine::{Bundle, Engine, EngineOptions, LoadOptions};
@@ -226,13 +229,17 @@ impl Engine {
     ///     LoadOptions::default(),
     /// )?;
     /// let engine = Engine::compile(bundle, None, EngineOptions::default())?;
-    /// let rules = engine.rule_values(Some(&serde_json::json!({"n": 12})));
+    /// let rules = engine.rule_values(Some(&serde_json::json!({"n": 12})), |_| true);
     /// assert_eq!((rules[0].name.as_str(), rules[0].lines.as_slice()), ("deny", &[3][..]));
     /// assert_eq!(rules[0].outcome, RuleOutcome::Defined(serde_json::json!(["big"])));
     /// assert_eq!(rules[1].outcome, RuleOutcome::Undefined);
     /// # Ok::<(), gatehouse_engine::Error>(())
     /// ```
-    pub fn rule_values(&self, input: Option<&Json>) -> Vec<RuleValue> {
+    pub fn rule_values(
+        &self,
+        input: Option<&Json>,
+        select: impl Fn(&RuleValue) -> bool,
+    ) -> Vec<RuleValue> {
         let mut rules: Vec<RuleValue> = Vec::new();
         let mut rego = self.interpreter();
         for module in rego.get_modules() {
@@ -264,11 +271,15 @@ impl Engine {
                         name: name.to_owned(),
                         file,
                         lines: vec![span.line],
-                        outcome: RuleOutcome::Undefined,
+                        outcome: RuleOutcome::NotEvaluated,
                     }),
                 }
             }
         }
+        rules.sort_by(|a, b| (&a.file, a.lines.first()).cmp(&(&b.file, b.lines.first())));
+        let selected: Vec<usize> = (0..rules.len())
+            .filter(|i| rules.get(*i).is_some_and(&select))
+            .collect();
         let input = input.map(to_rego).transpose();
         let wrapped = |r: &RuleValue| {
             let mut refr = String::from("data");
@@ -307,26 +318,37 @@ impl Engine {
                 Some(Json::Object(o)) if o.is_empty() => RuleOutcome::Undefined,
                 Some(v) => RuleOutcome::Defined(v.clone()),
             };
+        if selected.is_empty() {
+            return rules;
+        }
         let all = format!(
             "[{}]",
-            rules.iter().map(wrapped).collect::<Vec<_>>().join(", ")
+            selected
+                .iter()
+                .filter_map(|i| rules.get(*i))
+                .map(wrapped)
+                .collect::<Vec<_>>()
+                .join(", ")
         );
         match evaluate(all) {
             Ok(Json::Array(values)) => {
-                for (rule, value) in rules.iter_mut().zip(values.iter()) {
-                    rule.outcome = outcome(Some(value));
+                for (i, value) in selected.iter().zip(values.iter()) {
+                    if let Some(rule) = rules.get_mut(*i) {
+                        rule.outcome = outcome(Some(value));
+                    }
                 }
             }
             _ => {
-                for rule in &mut rules {
-                    rule.outcome = match evaluate(wrapped(rule)) {
-                        Ok(value) => outcome(Some(&value)),
-                        Err(message) => RuleOutcome::Error(message),
-                    };
+                for i in &selected {
+                    if let Some(rule) = rules.get_mut(*i) {
+                        rule.outcome = match evaluate(wrapped(rule)) {
+                            Ok(value) => outcome(Some(&value)),
+                            Err(message) => RuleOutcome::Error(message),
+                        };
+                    }
                 }
             }
         }
-        rules.sort_by(|a, b| (&a.file, a.lines.first()).cmp(&(&b.file, b.lines.first())));
         rules
     }
 }

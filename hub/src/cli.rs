@@ -406,6 +406,13 @@ pub struct PlaygroundArgs {
     /// Evaluations running at once (default: the number of CPUs); others wait their turn.
     #[arg(long = "max-concurrent", value_name = "N")]
     pub max_concurrent: Option<usize>,
+    /// Memory ceiling of each evaluation's worker process, in MiB.
+    #[arg(long = "max-memory-mib", value_name = "MIB", default_value_t = 1024)]
+    pub max_memory_mib: u64,
+    /// Evaluate inside the server process instead of worker processes (faster; only for
+    /// trusted users, as nothing then bounds the memory a policy takes).
+    #[arg(long = "in-process")]
+    pub in_process: bool,
 }
 
 /// Parses `250ms`, `2s`, `1m` or a bare number of milliseconds.

@@ -187,6 +187,21 @@ test('a looping policy is stopped with a clear message and the page stays usable
   assert.match(await outputText(), /DEFINED/);
 });
 
+test('a policy asking for unbounded memory costs one worker, not the server', async () => {
+  await open();
+  await replaceText('#policy-editor', 'package greedy\n\nx := count(numbers.range(1, 10000000000))\n');
+  await page.fill('#query', 'data.greedy.x');
+  await evaluate();
+  assert.match(await outputText(), /ran out of memory/);
+  await page.fill('#query', '2 * 21');
+  await evaluate();
+  assert.match(await outputText(), /42/, 'rules the query does not reach are not evaluated');
+  await page.fill('#query', 'data.greedy.x');
+  await replaceText('#policy-editor', 'package greedy\n\nx := count(numbers.range(1, 1000))\n');
+  await evaluate();
+  assert.match(await outputText(), /1000/, 'the server still answers');
+});
+
 test('the Test button runs test_ rules and shows where a failing one stopped', async () => {
   await open();
   await evaluate('#test');

@@ -5,10 +5,10 @@
 //! - `POST api/evaluate`: an [`EvaluateRequest`] answered with an [`Evaluation`].
 //! - `POST api/test`: a [`TestRequest`] answered with a [`TestRun`].
 //!
-//! Each evaluation runs on tokio's blocking pool, holding one of a bounded number of permits, so
-//! a heavy policy occupies one slot and never the server's async workers; requests wait briefly
-//! for a permit and are told to retry when none frees up. Bodies over the limit are refused
-//! with `413` before they are read in full.
+//! Each evaluation holds one of a bounded number of permits and runs in a worker process (see
+//! [`crate::worker`]) or on tokio's blocking pool, so a heavy policy occupies one slot and never
+//! the server's async workers; requests wait briefly for a permit and are told to retry when
+//! none frees up. Bodies over the limit are refused with `413` before they are read in full.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,8 +23,11 @@ use serde::de::DeserializeOwned;
 use serde_json::json;
 use tokio::sync::Semaphore;
 
+use tracing::Instrument;
+
 use crate::PlaygroundConfig;
-use crate::evaluate::{self, EvaluateRequest, Failure, TestRequest};
+use crate::evaluate::{EvaluateRequest, Failure, TestRequest};
+use crate::worker::{self, Isolation, Job};
 
 /// Shared by the handlers: the configuration and the evaluation permits. Nothing a request
 /// sends is kept.
@@ -66,6 +69,9 @@ pub enum ApiError {
     /// What was sent cannot be evaluated (422): the message and markers say why and where.
     #[error(transparent)]
     Failure(#[from] Failure),
+    /// A [`Failure`] as a worker process answered it (422).
+    #[error("{}", .0.get("message").and_then(serde_json::Value::as_str).unwrap_or("The evaluation failed."))]
+    FailureJson(serde_json::Value),
     /// A bug (500).
     #[error("The playground failed unexpectedly ({0}); please report it.")]
     Internal(String),
@@ -87,7 +93,7 @@ impl ApiError {
             ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Busy | ApiError::Overrun(_) => StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::Failure(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Failure(_) | ApiError::FailureJson(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -98,7 +104,7 @@ impl ApiError {
             ApiError::BadRequest(_) => "bad_request",
             ApiError::Busy => "busy",
             ApiError::Overrun(_) => "overrun",
-            ApiError::Failure(_) => "failure",
+            ApiError::Failure(_) | ApiError::FailureJson(_) => "failure",
             ApiError::Internal(_) => "internal",
         }
     }
@@ -109,6 +115,7 @@ impl IntoResponse for ApiError {
         let status = self.status();
         let body = match &self {
             ApiError::Failure(f) => json!({"error": f}),
+            ApiError::FailureJson(f) => json!({"error": f}),
             other => {
                 if let ApiError::Internal(e) = other {
                     tracing::error!(error = %e, "playground request failed");
@@ -145,27 +152,47 @@ async fn read_json<T: DeserializeOwned>(
     serde_json::from_slice(&bytes).map_err(|e| ApiError::BadRequest(e.to_string()))
 }
 
-/// Runs `work` on the blocking pool under a permit, within the overall deadline.
-async fn run_blocking<T: Send + 'static>(
-    state: &AppState,
-    work: impl FnOnce() -> Result<T, Failure> + Send + 'static,
-) -> Result<T, ApiError> {
+/// Runs `job` under a permit, in a worker process or on the blocking pool as configured,
+/// within the overall deadline.
+async fn run_job(state: &AppState, job: Job) -> Result<Json<serde_json::Value>, ApiError> {
     let config = &state.config;
     let permit = tokio::time::timeout(config.queue_wait, state.permits.clone().acquire_owned())
         .await
         .map_err(|_| ApiError::Busy)?
         .map_err(|e| ApiError::Internal(e.to_string()))?;
-    // The permit moves into the task: a runaway evaluation keeps its slot until it really ends,
-    // so abandoned work cannot pile up beyond the limit.
-    let task = tokio::task::spawn_blocking(move || {
-        let _permit = permit;
-        work()
-    });
     let deadline = config.deadline();
-    match tokio::time::timeout(deadline, task).await {
-        Err(_) => Err(ApiError::Overrun(deadline)),
-        Ok(Err(join)) => Err(ApiError::Internal(join.to_string())),
-        Ok(Ok(result)) => result.map_err(ApiError::Failure),
+    match &config.isolation {
+        Isolation::Worker {
+            program,
+            args,
+            memory_bytes,
+        } => {
+            let answer = worker::run(program, args, *memory_bytes, &job, deadline).await;
+            drop(permit);
+            answer.map(Json)
+        }
+        Isolation::InProcess => {
+            // The permit moves into the task: a runaway evaluation keeps its slot until it
+            // really ends, so abandoned work cannot pile up beyond the limit.
+            let task = tokio::task::spawn_blocking(move || {
+                let _permit = permit;
+                job.run()
+            });
+            let mut answer = match tokio::time::timeout(deadline, task).await {
+                Err(_) => return Err(ApiError::Overrun(deadline)),
+                Ok(Err(join)) => return Err(ApiError::Internal(join.to_string())),
+                Ok(Ok(answer)) => answer,
+            };
+            if let Some(ok) = answer.get_mut("ok") {
+                return Ok(Json(ok.take()));
+            }
+            Err(ApiError::FailureJson(
+                answer
+                    .get_mut("failure")
+                    .map(serde_json::Value::take)
+                    .unwrap_or_default(),
+            ))
+        }
     }
 }
 
@@ -192,18 +219,16 @@ pub(crate) async fn evaluate(
     body: Body,
 ) -> Result<Response, ApiError> {
     let request: EvaluateRequest = read_json(&headers, body, state.config.max_body_bytes).await?;
-    let timeout = state.config.timeout;
-    let evaluation = run_blocking(&state, move || {
-        let _span = tracing::debug_span!(
-            "playground.evaluate",
-            mode = ?request.mode,
-            files = request.workspace.files.len()
-        )
-        .entered();
-        evaluate::evaluate(&request, timeout)
-    })
-    .await?;
-    Ok(Json(evaluation).into_response())
+    let span = tracing::debug_span!(
+        "playground.evaluate",
+        mode = ?request.mode,
+        files = request.workspace.files.len()
+    );
+    let job = Job::Evaluate {
+        timeout_ms: millis(state.config.timeout),
+        request,
+    };
+    Ok(run_job(&state, job).instrument(span).await?.into_response())
 }
 
 pub(crate) async fn test(
@@ -212,12 +237,14 @@ pub(crate) async fn test(
     body: Body,
 ) -> Result<Response, ApiError> {
     let request: TestRequest = read_json(&headers, body, state.config.max_body_bytes).await?;
-    let timeout = state.config.timeout;
-    let run = run_blocking(&state, move || {
-        let _span = tracing::debug_span!("playground.test", files = request.workspace.files.len())
-            .entered();
-        evaluate::test(&request, timeout)
-    })
-    .await?;
-    Ok(Json(run).into_response())
+    let span = tracing::debug_span!("playground.test", files = request.workspace.files.len());
+    let job = Job::Test {
+        timeout_ms: millis(state.config.timeout),
+        request,
+    };
+    Ok(run_job(&state, job).instrument(span).await?.into_response())
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }

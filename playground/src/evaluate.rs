@@ -7,7 +7,7 @@
 //! query that runs out of time) come back as a [`Failure`] carrying [`Marker`]s: the pane, line
 //! and column where the page draws the error.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use gatehouse_engine::query::{QueryOptions, RuleValue};
@@ -139,6 +139,8 @@ pub enum FailureCode {
     Runtime,
     /// Evaluation ran past the time limit.
     Timeout,
+    /// Evaluation ran out of memory (in a worker process) and was stopped.
+    Resources,
 }
 
 /// A request that could not be evaluated, with a message saying what to do and markers saying
@@ -584,9 +586,13 @@ fn query(engine: &Engine, request: &EvaluateRequest) -> Result<Evaluation, Failu
     let report = engine
         .query_with(text, input.as_ref(), options)
         .map_err(|e| query_failure(engine, request, e))?;
+    // Explain the rules the query reached (a line of theirs was evaluated), and only those:
+    // evaluating unrelated rules could fail for reasons that have nothing to do with the query.
     // Tests are run by the Test button; their values against this input say nothing.
+    let coverage = report.coverage.unwrap_or_default();
+    let starts = rule_starts(engine);
     let rules: Vec<RuleValue> = engine
-        .rule_values(input.as_ref())
+        .rule_values(input.as_ref(), |r| reached(r, &starts, &coverage))
         .into_iter()
         .filter(|r| {
             !(r.package.ends_with("_test")
@@ -609,9 +615,41 @@ fn query(engine: &Engine, request: &EvaluateRequest) -> Result<Evaluation, Failu
         decision: None,
         rules,
         notes: report.notes,
-        coverage: report.coverage.unwrap_or_default(),
+        coverage,
         markers,
         timing: Timing::default(),
+    })
+}
+
+/// Per file, the first line of every rule definition, sorted.
+fn rule_starts(engine: &Engine) -> BTreeMap<String, Vec<u32>> {
+    let mut starts: BTreeMap<String, Vec<u32>> = BTreeMap::new();
+    for rule in engine.rule_values(None, |_| false) {
+        starts.entry(rule.file).or_default().extend(rule.lines);
+    }
+    for lines in starts.values_mut() {
+        lines.sort_unstable();
+    }
+    starts
+}
+
+/// Whether evaluation reached a rule: some covered line lies within one of its definitions
+/// (from its first line up to the next definition in the file).
+fn reached(rule: &RuleValue, starts: &BTreeMap<String, Vec<u32>>, coverage: &Coverage) -> bool {
+    let Some(file) = coverage.files.iter().find(|f| f.path == rule.file) else {
+        return false;
+    };
+    let starts = starts
+        .get(&rule.file)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    rule.lines.iter().any(|&first| {
+        let end = starts
+            .iter()
+            .copied()
+            .find(|&s| s > first)
+            .unwrap_or(u32::MAX);
+        file.covered.range(first..end).next().is_some()
     })
 }
 

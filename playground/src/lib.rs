@@ -11,8 +11,10 @@
 //!   runs, and answering queries, decisions and test runs with coverage, rule values and
 //!   located errors; one fresh engine per request, nothing shared;
 //! - [`examples`]: the examples menu, built from the embedded policy library and the seed;
-//! - `api`: the HTTP surface: body size limit, bounded concurrent evaluations on the blocking
-//!   pool, a deadline, and one mapping from errors to JSON responses;
+//! - `api`: the HTTP surface: body size limit, bounded concurrent evaluations, a deadline, and
+//!   one mapping from errors to JSON responses;
+//! - [`worker`]: evaluations in worker processes with a memory ceiling, so a policy that asks
+//!   for unbounded memory costs one worker, not the server;
 //! - `assets`: the page and the bundles `build.rs` made from `web/` with npm and esbuild.
 //!
 //! ```
@@ -34,11 +36,13 @@ mod api;
 mod assets;
 pub mod evaluate;
 pub mod examples;
+pub mod worker;
 
 pub use api::ApiError;
+pub use worker::Isolation;
 
 /// Limits of a playground.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlaygroundConfig {
     /// The engine's time limit for one evaluation.
     pub timeout: Duration,
@@ -48,6 +52,9 @@ pub struct PlaygroundConfig {
     pub max_concurrent: usize,
     /// How long a request waits for a slot before being told the playground is busy.
     pub queue_wait: Duration,
+    /// Where evaluations run. Serve people you do not trust with [`Isolation::Worker`]: only a
+    /// worker process bounds the memory a policy can take.
+    pub isolation: Isolation,
 }
 
 impl Default for PlaygroundConfig {
@@ -59,6 +66,7 @@ impl Default for PlaygroundConfig {
                 .map(|n| n.get())
                 .unwrap_or(2),
             queue_wait: Duration::from_secs(5),
+            isolation: Isolation::InProcess,
         }
     }
 }
@@ -73,10 +81,8 @@ impl PlaygroundConfig {
 
 /// The playground: its page, assets and API, with paths relative to where it is mounted.
 pub fn router(config: PlaygroundConfig) -> Router {
-    let state = Arc::new(api::Shared {
-        config,
-        permits: Arc::new(tokio::sync::Semaphore::new(config.max_concurrent.max(1))),
-    });
+    let permits = Arc::new(tokio::sync::Semaphore::new(config.max_concurrent.max(1)));
+    let state = Arc::new(api::Shared { config, permits });
     Router::new()
         .route("/", get(index))
         .route(

@@ -1,17 +1,29 @@
 //! `gatehouse playground`: serves the playground page and its API on its own, no hub needed.
 //!
 //! Prints the address it listens on to stdout (`playground: http://ADDR/`), so scripts can start
-//! it on port 0 and read where it went; stops cleanly on Ctrl+C or SIGTERM.
+//! it on port 0 and read where it went; stops cleanly on Ctrl+C or SIGTERM. Each evaluation runs
+//! in a worker: this binary started again with `GATEHOUSE_PLAYGROUND_WORKER` set, which answers
+//! one job and exits (see `gatehouse_playground::worker`).
 
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use gatehouse_playground::{PlaygroundConfig, router};
+use gatehouse_playground::worker::{WORKER_ENV, serve_one};
+use gatehouse_playground::{Isolation, PlaygroundConfig, router};
 
 use crate::cli::PlaygroundArgs;
 
 pub(super) fn run(args: PlaygroundArgs) -> Result<ExitCode> {
+    if let Some(memory) = std::env::var_os(WORKER_ENV) {
+        let memory = memory
+            .to_string_lossy()
+            .parse::<u64>()
+            .with_context(|| format!("{WORKER_ENV} must be a memory ceiling in bytes"))?;
+        serve_one(memory).map_err(anyhow::Error::msg)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let defaults = PlaygroundConfig::default();
+    let memory = args.max_memory_mib.saturating_mul(1024 * 1024);
     let config = PlaygroundConfig {
         timeout: args.timeout,
         max_body_bytes: args.max_request_kib.saturating_mul(1024),
@@ -19,6 +31,11 @@ pub(super) fn run(args: PlaygroundArgs) -> Result<ExitCode> {
             .max_concurrent
             .unwrap_or(defaults.max_concurrent)
             .max(1),
+        isolation: if args.in_process {
+            Isolation::InProcess
+        } else {
+            Isolation::current_exe(memory)
+        },
         ..defaults
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -92,8 +92,36 @@ async fn a_query_answers_like_opa_eval_with_coverage_and_rule_values() {
     assert_eq!(rules[0]["name"], "deny");
     assert_eq!(rules[0]["status"], "defined");
     assert_eq!(rules[1]["name"], "allow");
-    assert_eq!(rules[1]["status"], "undefined");
+    assert_eq!(
+        rules[1]["status"], "not_evaluated",
+        "the query never reached it"
+    );
     assert!(body["timing"]["eval_us"].as_u64().is_some());
+}
+
+#[tokio::test]
+async fn rules_the_query_reaches_are_explained_and_others_left_alone() {
+    let policy = "package p\n\ngreedy := count(numbers.range(1, 10000000))\n\nsmall := input.n + 1\n\nbig if small > 10\n";
+    let (status, body) = send(
+        &app(),
+        "POST",
+        "/api/evaluate",
+        Some(json!({"files": files(&[("p.rego", policy)]), "input": "{\"n\": 20}", "query": "data.p.big"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body:#}");
+    let status_of = |name: &str| {
+        body["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == name)
+            .map(|r| (r["status"].clone(), r["value"].clone()))
+            .unwrap()
+    };
+    assert_eq!(status_of("big"), (json!("defined"), json!(true)));
+    assert_eq!(status_of("small"), (json!("defined"), json!(21)));
+    assert_eq!(status_of("greedy").0, json!("not_evaluated"));
 }
 
 #[tokio::test]

@@ -399,6 +399,7 @@ function renderFailure(error) {
     query: 'The query cannot be evaluated',
     runtime: 'Evaluation failed',
     timeout: 'Time limit reached',
+    resources: 'Out of memory',
     too_large: 'Too large',
     busy: 'Busy',
     overrun: 'Took too long',
@@ -523,7 +524,8 @@ function renderQuery(body) {
       });
       const value = rule.status === 'defined'
         ? short(rule.value)
-        : rule.status === 'error' ? rule.value : 'undefined';
+        : rule.status === 'error' ? rule.value
+          : rule.status === 'not_evaluated' ? 'not reached by this query' : 'undefined';
       tr.append(el('td', null, `${rule.package}.${rule.name}`), where, el('td', 'value', value));
       tr.title = rule.status === 'defined' ? pretty(rule.value) : value;
       table.append(tr);
