@@ -25,7 +25,7 @@ const pageErrors = [];
 
 function startServer() {
   return new Promise((resolveUrl, reject) => {
-    const child = spawn(binary, ['playground', '--listen', '127.0.0.1:0', '--timeout', '400ms'], {
+    const child = spawn(binary, ['playground', '--listen', '127.0.0.1:0', '--timeout', '400ms', '--max-request-kib', '256'], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
@@ -173,6 +173,15 @@ test('invalid JSON in the input pane is marked where it breaks', async () => {
   assert.match(await outputText(), /not valid JSON at line 3/);
   assert.deepEqual(await linesWith('#input-editor', '.cm-lintRange-error'), [3]);
   await shot('04-invalid-input');
+});
+
+test('a huge input is refused with a clear message', async () => {
+  await open();
+  await replaceText('#input-editor', `{"blob": "${'x'.repeat(300 * 1024)}"}`);
+  await evaluate();
+  const text = await outputText();
+  assert.match(text, /Too large/);
+  assert.match(text, /over the playground's limit of 256\.0 KiB/);
 });
 
 test('a looping policy is stopped with a clear message and the page stays usable', async () => {
