@@ -231,6 +231,8 @@ test('the Test button runs test_ rules and shows where a failing one stopped', a
 test('the Scenario 4 example decides a render as the hub would', async () => {
   await open();
   await page.click('#examples-button');
+  await page.waitForSelector('#examples-menu:not([hidden])');
+  await shot('07a-examples-menu');
   await page.click('[data-example="seed-scenario-4"]');
   assert.equal(await page.locator('#kind').inputValue(), 'render');
   assert.equal(await page.locator('.tab[data-file="workload.rego"] .badge-v0').count(), 1, 'read as Rego v0');

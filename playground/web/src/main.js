@@ -234,7 +234,7 @@ function loadState(s) {
   setMode(s.mode);
   renderTabs();
   clearFeedback();
-  $('output').replaceChildren(el('p', 'muted', 'Press Ctrl+Enter to evaluate.'));
+  $('output').replaceChildren(welcome());
   $('timing').textContent = '';
 }
 
@@ -383,6 +383,20 @@ function banner(kind, title, detail) {
   b.append(el('strong', null, title));
   if (detail) b.append(el('span', null, detail));
   return b;
+}
+
+function welcome() {
+  const box = el('div', 'welcome');
+  box.append(el('p', null, 'Press Ctrl+Enter to evaluate.'));
+  const tips = el('ul', 'muted');
+  for (const tip of [
+    'Query evaluates a Rego query, like gatehouse eval; Decision decides the input as an action, like gatehouse decide, and shows what the hub would do.',
+    'Errors are underlined where they are; green lines were evaluated, red lines never reached.',
+    'Test runs the test_* rules, like gatehouse test.',
+    'Share copies a link that holds everything on the page; nothing is stored on a server.',
+  ]) tips.append(el('li', null, tip));
+  box.append(tips);
+  return box;
 }
 
 function showMessage(text) {
@@ -821,7 +835,8 @@ async function start() {
   $('examples-button').addEventListener('click', (e) => { e.stopPropagation(); toggleMenu(); });
   document.addEventListener('click', (e) => { if (!$('examples-menu').contains(e.target)) toggleMenu(false); });
   document.addEventListener('keydown', (e) => {
-    if ((e.ctrlKey || e.metaKey) && e.key === 'Enter') { e.preventDefault(); evaluate(); }
+    // Editors and the query box handle their own Ctrl+Enter (and mark it handled).
+    if ((e.ctrlKey || e.metaKey) && e.key === 'Enter' && !e.defaultPrevented) { e.preventDefault(); evaluate(); }
     if (e.key === 'Escape') toggleMenu(false);
   });
   $('query').addEventListener('keydown', (e) => { if (e.key === 'Enter') { e.preventDefault(); evaluate(); } });
