@@ -553,7 +553,7 @@ fn compile(workspace: &Workspace, has_data: bool, timeout: Duration) -> Result<E
 }
 
 fn is_timeout(text: &str) -> bool {
-    text.contains("exceeded time limit") || text.contains("time limit")
+    text.contains("exceeded time limit")
 }
 
 fn timeout_failure(timeout: Duration) -> Failure {

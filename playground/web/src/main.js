@@ -13,8 +13,8 @@ import {
 } from '@codemirror/language';
 import { closeBrackets, closeBracketsKeymap } from '@codemirror/autocomplete';
 import { searchKeymap, highlightSelectionMatches } from '@codemirror/search';
-import { setDiagnostics, lintGutter } from '@codemirror/lint';
-import { json } from '@codemirror/lang-json';
+import { setDiagnostics, lintGutter, linter } from '@codemirror/lint';
+import { json, jsonParseLinter } from '@codemirror/lang-json';
 import { tags } from '@lezer/highlight';
 import { regoLanguage } from './rego.js';
 import { encodeState, decodeState } from './share.js';
@@ -118,8 +118,12 @@ function regoState(text) {
   return EditorState.create({ doc: text, extensions: baseExtensions(regoLanguage, evaluate) });
 }
 
+// JSON mistakes are underlined while typing; an empty pane is fine (no input, no data).
+const checkJson = jsonParseLinter();
+const jsonLinter = linter((view) => (view.state.doc.toString().trim() ? checkJson(view) : []), { delay: 400 });
+
 function jsonState(text) {
-  return EditorState.create({ doc: text, extensions: baseExtensions(json(), evaluate) });
+  return EditorState.create({ doc: text, extensions: [baseExtensions(json(), evaluate), jsonLinter] });
 }
 
 function markDirty() {
