@@ -170,8 +170,8 @@ test('invalid JSON in the input pane is marked where it breaks', async () => {
   await open();
   await replaceText('#input-editor', '{\n  "spec": {\n    "containers": [,]\n  }\n}');
   // Underlined while typing, before any evaluation...
-  await page.waitForSelector('#input-editor .cm-lintRange-error');
-  assert.deepEqual(await linesWith('#input-editor', '.cm-lintRange-error'), [3]);
+  await page.waitForSelector('#input-editor .cm-lintRange-error, #input-editor .cm-lintPoint-error');
+  assert.deepEqual(await linesWith('#input-editor', '.cm-lintRange-error, .cm-lintPoint-error'), [3]);
   // ...and refused with the place named when evaluated anyway.
   await evaluate();
   assert.match(await outputText(), /not valid JSON at line 3/);
