@@ -170,7 +170,7 @@ test('invalid JSON in the input pane is marked where it breaks', async () => {
   await open();
   await replaceText('#input-editor', '{\n  "spec": {\n    "containers": [,]\n  }\n}');
   // Underlined while typing, before any evaluation...
-  await page.waitForSelector('#input-editor .cm-lintRange-error, #input-editor .cm-lintPoint-error');
+  await page.waitForSelector('#input-editor .cm-lintRange-error, #input-editor .cm-lintPoint-error', { state: 'attached' });
   assert.deepEqual(await linesWith('#input-editor', '.cm-lintRange-error, .cm-lintPoint-error'), [3]);
   // ...and refused with the place named when evaluated anyway.
   await evaluate();
