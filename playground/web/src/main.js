@@ -9,7 +9,7 @@ import {
 } from '@codemirror/view';
 import { defaultKeymap, history as undoHistory, historyKeymap, indentWithTab, toggleComment } from '@codemirror/commands';
 import {
-  HighlightStyle, syntaxHighlighting, bracketMatching, indentOnInput, foldGutter,
+  HighlightStyle, syntaxHighlighting, bracketMatching, indentOnInput, foldGutter, syntaxTree,
 } from '@codemirror/language';
 import { closeBrackets, closeBracketsKeymap } from '@codemirror/autocomplete';
 import { searchKeymap, highlightSelectionMatches } from '@codemirror/search';
@@ -118,9 +118,30 @@ function regoState(text) {
   return EditorState.create({ doc: text, extensions: baseExtensions(regoLanguage, evaluate) });
 }
 
-// JSON mistakes are underlined while typing; an empty pane is fine (no input, no data).
+// JSON mistakes are underlined while typing, where the parser first stumbled (browsers' own
+// JSON.parse messages no longer say where); an empty pane is fine (no input, no data).
 const checkJson = jsonParseLinter();
-const jsonLinter = linter((view) => (view.state.doc.toString().trim() ? checkJson(view) : []), { delay: 400 });
+const jsonLinter = linter((view) => {
+  const text = view.state.doc.toString();
+  if (!text.trim()) return [];
+  let reason = null;
+  try {
+    JSON.parse(text);
+    return [];
+  } catch (e) {
+    reason = e.message;
+  }
+  let at = null;
+  syntaxTree(view.state).iterate({
+    enter(node) {
+      if (at === null && node.type.isError) at = node.from;
+      return at === null;
+    },
+  });
+  if (at === null) return checkJson(view);
+  const to = Math.min(at + 1, view.state.doc.length);
+  return [{ from: at, to, severity: 'error', message: `Not valid JSON here: ${reason}` }];
+}, { delay: 400 });
 
 function jsonState(text) {
   return EditorState.create({ doc: text, extensions: [baseExtensions(json(), evaluate), jsonLinter] });
