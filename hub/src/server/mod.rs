@@ -157,6 +157,9 @@ pub(crate) fn body_bytes(bytes: Result<Bytes, BytesRejection>) -> ApiResult<Byte
 
 /// Parses a typed request body strictly, naming the offending field.
 pub(crate) fn parse_typed<T: serde::de::DeserializeOwned>(value: Json) -> ApiResult<T> {
+    if !value.is_object() {
+        return Err(ApiError::invalid(".", "the body must be a JSON object"));
+    }
     serde_path_to_error::deserialize(value)
         .map_err(|e| ApiError::invalid(e.path().to_string(), e.inner().to_string()))
 }
