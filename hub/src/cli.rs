@@ -299,7 +299,12 @@ pub struct ServeArgs {
 #[derive(Debug, Clone, Args)]
 pub struct DataDirArg {
     /// Data directory holding the store (gatehouse.db). Default: the per-user data directory.
-    #[arg(long = "data-dir", value_name = "DIR", env = "GATEHOUSE_DATA_DIR")]
+    #[arg(
+        long = "data-dir",
+        value_name = "DIR",
+        env = "GATEHOUSE_DATA_DIR",
+        global = true
+    )]
     pub data_dir: Option<PathBuf>,
 }
 

@@ -411,7 +411,7 @@ pub fn authenticate(tx: &Tx<'_>, secret: &str) -> Result<Caller, ApiError> {
                 else {
                     continue;
                 };
-                if spec.members.iter().any(|m| *m == member.name) {
+                if spec.members.contains(&member.name) {
                     teams.push(team.name);
                     for (project, gs) in spec.grants {
                         grants.entry(project).or_default().extend(gs);
