@@ -83,11 +83,14 @@ pub enum ActionKind {
     /// A break-glass session is opened.
     #[serde(rename = "breakglass.open")]
     BreakglassOpen,
+    /// A change to a workload's Helm values is staged (before a release collects it).
+    #[serde(rename = "values.update")]
+    ValuesUpdate,
 }
 
 impl ActionKind {
     /// Every kind, in declaration order.
-    pub const ALL: [ActionKind; 8] = [
+    pub const ALL: [ActionKind; 9] = [
         ActionKind::Render,
         ActionKind::ReleaseCreate,
         ActionKind::ReleaseApprove,
@@ -96,6 +99,7 @@ impl ActionKind {
         ActionKind::Rollback,
         ActionKind::Command,
         ActionKind::BreakglassOpen,
+        ActionKind::ValuesUpdate,
     ];
 
     /// The wire name, e.g. `release.deploy`.
@@ -109,6 +113,7 @@ impl ActionKind {
             ActionKind::Rollback => "rollback",
             ActionKind::Command => "command",
             ActionKind::BreakglassOpen => "breakglass.open",
+            ActionKind::ValuesUpdate => "values.update",
         }
     }
 
@@ -229,6 +234,9 @@ pub struct Subject {
     /// The requested break-glass session (breakglass.open).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub breakglass: Option<BreakglassRequest>,
+    /// Values changes being staged (values.update), one per changed key path.
+    #[serde(default)]
+    pub changes: Vec<Change>,
 }
 
 /// A release.
@@ -693,6 +701,7 @@ impl Action {
             ActionKind::Rollback => needs(self.subject.rollback.is_some(), "rollback"),
             ActionKind::Command => needs(self.subject.command.is_some(), "command"),
             ActionKind::BreakglassOpen => needs(self.subject.breakglass.is_some(), "breakglass"),
+            ActionKind::ValuesUpdate => needs(!self.subject.changes.is_empty(), "changes"),
             ActionKind::Render => Ok(()),
         }
     }

@@ -39,6 +39,12 @@ pub enum Command {
     Schema(SchemaArgs),
     /// Test configuration files against policies, like `conftest test`.
     Check(CheckArgs),
+    /// Run the hub: the REST API, the store and the decision core.
+    Serve(ServeArgs),
+    /// Administer a hub's store directly (recovery: organizations, owner tokens).
+    Admin(AdminArgs),
+    /// Inspect the audit log of a hub's store.
+    Audit(AuditArgs),
     /// Serve the playground: a web page to write Rego, edit input and data, and see the
     /// decision the hub would take.
     Playground(PlaygroundArgs),
@@ -233,6 +239,128 @@ pub struct BenchArgs {
     pub format: DecideFormat,
     /// The query to benchmark.
     pub query: Option<String>,
+}
+
+/// `gatehouse serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address the HTTP API listens on.
+    #[arg(
+        long,
+        value_name = "ADDR",
+        default_value = "127.0.0.1:8080",
+        env = "GATEHOUSE_LISTEN"
+    )]
+    pub listen: std::net::SocketAddr,
+    /// Data directory holding the store (gatehouse.db). Default: the per-user data directory.
+    #[command(flatten)]
+    pub data: DataDirArg,
+    /// The address agents reach the hub's gRPC endpoint at, written into install commands.
+    #[arg(
+        long,
+        value_name = "HOST:PORT",
+        default_value = "127.0.0.1:8443",
+        env = "GATEHOUSE_AGENT_ADDRESS"
+    )]
+    pub agent_address: String,
+    /// The agent's Helm chart reference, written into install commands.
+    #[arg(
+        long,
+        value_name = "CHART",
+        default_value = "gatehouse/gatehouse-agent",
+        env = "GATEHOUSE_AGENT_CHART"
+    )]
+    pub agent_chart: String,
+    /// Largest request body accepted, in bytes (chart uploads allow 8 MiB).
+    #[arg(long, value_name = "BYTES", default_value_t = 1024 * 1024, env = "GATEHOUSE_MAX_BODY_BYTES")]
+    pub max_body_bytes: usize,
+    /// On first start, the organization to create.
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "default",
+        env = "GATEHOUSE_BOOTSTRAP_ORG"
+    )]
+    pub bootstrap_org: String,
+    /// On first start, the owner to create (their token is printed once).
+    #[arg(
+        long,
+        value_name = "USER",
+        default_value = "admin",
+        env = "GATEHOUSE_BOOTSTRAP_OWNER"
+    )]
+    pub bootstrap_owner: String,
+    /// Policies: the built-in library, plus any -d paths.
+    #[command(flatten)]
+    pub policy: PolicySource,
+    /// Bindings file (YAML) replacing the bundles' bindings.
+    #[arg(long, value_name = "FILE")]
+    pub bindings: Option<PathBuf>,
+}
+
+/// The data directory option shared by the store commands.
+#[derive(Debug, Clone, Args)]
+pub struct DataDirArg {
+    /// Data directory holding the store (gatehouse.db). Default: the per-user data directory.
+    #[arg(
+        long = "data-dir",
+        value_name = "DIR",
+        env = "GATEHOUSE_DATA_DIR",
+        global = true
+    )]
+    pub data_dir: Option<PathBuf>,
+}
+
+/// `gatehouse admin`.
+#[derive(Debug, Args)]
+pub struct AdminArgs {
+    /// Data directory.
+    #[command(flatten)]
+    pub data: DataDirArg,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: AdminCommand,
+}
+
+/// `gatehouse admin` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Create an organization with an owner; prints the owner's token once.
+    CreateOrg {
+        /// Organization name.
+        name: String,
+        /// Owner's user name.
+        #[arg(long, value_name = "USER")]
+        owner: String,
+    },
+    /// Issue a new API token for an existing member; prints it once.
+    Token {
+        /// Organization name.
+        #[arg(long, value_name = "NAME")]
+        org: String,
+        /// Member's user name.
+        #[arg(long, value_name = "USER")]
+        user: String,
+    },
+}
+
+/// `gatehouse audit`.
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// Data directory.
+    #[command(flatten)]
+    pub data: DataDirArg,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: AuditCommand,
+}
+
+/// `gatehouse audit` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Check every organization's hash chain; exit 2 at the first edited, deleted or
+    /// reordered entry.
+    Verify,
 }
 
 /// `gatehouse schema`.

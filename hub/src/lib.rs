@@ -9,3 +9,4 @@ pub mod cli;
 pub mod cli_reference;
 pub mod commands;
 pub mod logging;
+pub mod server;

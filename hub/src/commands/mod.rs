@@ -10,12 +10,14 @@ use serde_json::Value as Json;
 
 use crate::cli::{Command, PolicySource};
 
+mod admin;
 mod bench;
 mod check;
 mod decide;
 mod eval;
 mod playground;
 mod schema;
+mod serve;
 mod test;
 
 /// Runs a subcommand and returns the process exit code.
@@ -27,6 +29,9 @@ pub fn run(command: Command) -> Result<ExitCode> {
         Command::Bench(args) => bench::run(args),
         Command::Schema(args) => schema::run(args),
         Command::Check(args) => check::run(args),
+        Command::Serve(args) => serve::run(args),
+        Command::Admin(args) => admin::run(args),
+        Command::Audit(args) => admin::audit(args),
         Command::Playground(args) => playground::run(args),
     }
 }

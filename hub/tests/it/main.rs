@@ -2,6 +2,8 @@
 
 mod cli_reference;
 mod playground;
+mod serve;
+mod server;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

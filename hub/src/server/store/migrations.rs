@@ -1,0 +1,111 @@
+//! Versioned schema migrations. Each entry is applied once, in order, inside one transaction
+//! together with the bump of SQLite's `user_version`; a store newer than this binary is refused.
+
+/// The migrations, oldest first. Never edit a released entry: append a new one.
+pub(super) const MIGRATIONS: &[&str] = &[
+    // 1: the object model, tokens, decisions and the audit log.
+    r#"
+CREATE TABLE organizations (
+    id          TEXT PRIMARY KEY,
+    name        TEXT NOT NULL UNIQUE,
+    created_at  TEXT NOT NULL
+);
+CREATE TABLE users (
+    id          TEXT PRIMARY KEY,
+    name        TEXT NOT NULL UNIQUE,
+    created_at  TEXT NOT NULL
+);
+CREATE TABLE members (
+    org_id      TEXT NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
+    user_id     TEXT NOT NULL REFERENCES users(id),
+    role        TEXT NOT NULL CHECK (role IN ('owner', 'admin', 'member', 'operator', 'viewer')),
+    created_at  TEXT NOT NULL,
+    PRIMARY KEY (org_id, user_id)
+);
+CREATE TABLE tokens (
+    id          TEXT PRIMARY KEY,
+    org_id      TEXT NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
+    kind        TEXT NOT NULL CHECK (kind IN ('user', 'service_account', 'registration', 'agent')),
+    subject     TEXT NOT NULL,
+    name        TEXT NOT NULL DEFAULT '',
+    hash        TEXT NOT NULL UNIQUE,
+    created_at  TEXT NOT NULL,
+    created_by  TEXT NOT NULL,
+    expires_at  TEXT,
+    consumed_at TEXT,
+    revoked_at  TEXT
+);
+CREATE INDEX tokens_by_subject ON tokens (org_id, kind, subject);
+CREATE TABLE resources (
+    id          TEXT PRIMARY KEY,
+    org_id      TEXT NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
+    project_id  TEXT REFERENCES resources(id) ON DELETE CASCADE,
+    kind        TEXT NOT NULL,
+    name        TEXT NOT NULL,
+    spec        TEXT NOT NULL CHECK (json_valid(spec)),
+    version     INTEGER NOT NULL CHECK (version > 0),
+    created_at  TEXT NOT NULL,
+    updated_at  TEXT NOT NULL,
+    created_by  TEXT NOT NULL
+);
+CREATE UNIQUE INDEX resources_by_name ON resources (org_id, kind, ifnull(project_id, ''), name);
+CREATE INDEX resources_by_project ON resources (project_id);
+CREATE TABLE chart_versions (
+    chart_id        TEXT NOT NULL REFERENCES resources(id) ON DELETE CASCADE,
+    version         TEXT NOT NULL,
+    app_version     TEXT,
+    description     TEXT,
+    digest          TEXT NOT NULL,
+    size            INTEGER NOT NULL,
+    archive         BLOB NOT NULL,
+    default_values  TEXT NOT NULL CHECK (json_valid(default_values)),
+    created_at      TEXT NOT NULL,
+    created_by      TEXT NOT NULL,
+    PRIMARY KEY (chart_id, version)
+);
+CREATE TABLE values_overrides (
+    workload_id  TEXT NOT NULL REFERENCES resources(id) ON DELETE CASCADE,
+    environment  TEXT NOT NULL DEFAULT '',
+    tenant       TEXT NOT NULL DEFAULT '',
+    doc          TEXT NOT NULL CHECK (json_valid(doc)),
+    version      INTEGER NOT NULL,
+    updated_at   TEXT NOT NULL,
+    updated_by   TEXT NOT NULL,
+    PRIMARY KEY (workload_id, environment, tenant)
+);
+CREATE TABLE decisions (
+    id          TEXT PRIMARY KEY,
+    org_id      TEXT NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
+    kind        TEXT NOT NULL,
+    outcome     TEXT NOT NULL,
+    action      TEXT NOT NULL,
+    decision    TEXT NOT NULL,
+    effect      TEXT,
+    created_at  TEXT NOT NULL
+);
+CREATE INDEX decisions_by_org ON decisions (org_id, created_at);
+CREATE TABLE audit_log (
+    org_id      TEXT NOT NULL,
+    seq         INTEGER NOT NULL,
+    at          TEXT NOT NULL,
+    actor       TEXT NOT NULL,
+    action      TEXT NOT NULL,
+    resource    TEXT NOT NULL,
+    before      TEXT,
+    after       TEXT,
+    decision_id TEXT,
+    prev_hash   TEXT NOT NULL,
+    hash        TEXT NOT NULL,
+    PRIMARY KEY (org_id, seq)
+);
+CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TABLE audit_heads (
+    org_id      TEXT PRIMARY KEY,
+    seq         INTEGER NOT NULL,
+    hash        TEXT NOT NULL
+);
+"#,
+];
