@@ -274,6 +274,9 @@ pub struct ServeArgs {
     /// Largest request body accepted, in bytes (chart uploads allow 8 MiB).
     #[arg(long, value_name = "BYTES", default_value_t = 1024 * 1024, env = "GATEHOUSE_MAX_BODY_BYTES")]
     pub max_body_bytes: usize,
+    /// Do not serve the policy playground at /playground.
+    #[arg(long, env = "GATEHOUSE_NO_PLAYGROUND")]
+    pub no_playground: bool,
     /// On first start, the organization to create.
     #[arg(
         long,

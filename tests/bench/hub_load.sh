@@ -36,10 +36,16 @@ api POST /projects/shop/environments '{"name":"production","cluster":"prod-eu"}'
 api POST /projects/shop/workloads '{"name":"api","chart":"web","chartVersion":"1.0.0","values":{"replicaCount":1}}'
 
 cat >"$WORK/put.lua" <<LUA
+-- Every request changes the values (distinct per wrk thread), so each one is a real decision.
+local threads = 0
+function setup(thread)
+  thread:set("id", threads)
+  threads = threads + 1
+end
 local n = 0
 request = function()
   n = n + 1
-  local body = string.format('{"replicaCount": %d, "image": {"tag": "1.%d"}}', n % 5 + 1, n)
+  local body = string.format('{"replicaCount": %d, "image": {"tag": "%d.%d"}}', n % 5 + 1, id, n)
   return wrk.format("PUT", "/api/v2/projects/shop/workloads/api/values?environment=production",
     {["Authorization"] = "Bearer $TOKEN", ["Content-Type"] = "application/json"}, body)
 end
@@ -48,7 +54,8 @@ LUA
 echo "== read: GET /api/v2/projects/shop/workloads/api ($DURATION, $CONNS connections, 2 threads)"
 wrk -t2 -c"$CONNS" -d"$DURATION" --latency -H "Authorization: Bearer $TOKEN" "$BASE/projects/shop/workloads/api"
 echo
-echo "== gated write: PUT .../workloads/api/values (values.update decision + write + audit entry)"
+echo "== gated write: PUT .../workloads/api/values (values.update decision + write + audit entry;"
+echo "   every connection changes the same workload level, so changes queue on its lock)"
 wrk -t2 -c"$CONNS" -d"$DURATION" --latency -s "$WORK/put.lua" "http://127.0.0.1:$PORT"
 echo
 echo "== the audit log after the run"

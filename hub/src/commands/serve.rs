@@ -16,6 +16,7 @@ pub(crate) fn run(args: ServeArgs) -> Result<ExitCode> {
         agent_address: args.agent_address,
         agent_chart: args.agent_chart,
         max_body_bytes: args.max_body_bytes,
+        playground: !args.no_playground,
     };
     let hub = HubState::open(config, engine)?;
     if let Some(token) = bootstrap(&hub, &args.bootstrap_org, &args.bootstrap_owner)? {

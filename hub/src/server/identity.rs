@@ -271,6 +271,7 @@ async fn features(State(hub): State<Hub>) -> AxumJson<Features> {
         .into_iter()
         .map(|f| (f.to_owned(), true))
         .chain(off.into_iter().map(|f| (f.to_owned(), false)))
+        .chain([("playground".to_owned(), hub.config.playground)])
         .collect();
     let limits = [
         ("maxBodyBytes".to_owned(), hub.config.max_body_bytes as u64),

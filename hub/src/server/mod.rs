@@ -55,6 +55,9 @@ pub struct HubConfig {
     pub agent_chart: String,
     /// Largest request body accepted, in bytes (chart uploads have their own limit).
     pub max_body_bytes: usize,
+    /// Serve the policy playground at `/playground` (public: it evaluates only what the visitor
+    /// sends, in worker processes, and reads nothing from the store).
+    pub playground: bool,
 }
 
 impl HubConfig {
@@ -75,6 +78,9 @@ pub struct HubState {
     pub config: HubConfig,
     /// Request and decision counters.
     pub(crate) metrics: observe::Metrics,
+    /// One lock per governed target, so that concurrent changes of the same thing queue
+    /// instead of racing between decision and write.
+    pub(crate) targets: values::TargetLocks,
 }
 
 /// A handle on the hub's state (cheap to clone).
@@ -96,6 +102,7 @@ impl HubState {
             engine,
             config,
             metrics: observe::Metrics::default(),
+            targets: values::TargetLocks::default(),
         }))
     }
 }

@@ -343,6 +343,13 @@ pub fn router(hub: Hub) -> Router {
             ));
         router = router.route(&r.path, handler);
     }
+    if hub.config.playground {
+        let config = gatehouse_playground::PlaygroundConfig {
+            isolation: gatehouse_playground::Isolation::current_exe(1 << 30),
+            ..Default::default()
+        };
+        router = router.nest_service("/playground", gatehouse_playground::router(config));
+    }
     router
         .fallback(|| async {
             ApiError::not_found("such route")

@@ -5,9 +5,10 @@
 //! labels — and each changed key path with its before and after), asks the engine, and acts only
 //! on the answer: `allow` stores the values, `deny` answers 409 `policy_denied` with the
 //! violations, `pending` answers 202 `pending_approval` with the requirements. Every decision is
-//! recorded with what it allowed and referenced from the audit entry. The decision is taken on
-//! a snapshot and the write re-checks that nothing changed in between (else it decides again),
-//! so the writer lock is never held while policies run.
+//! recorded with what it allowed and referenced from the audit entry. Changes of the same
+//! workload level queue on a per-target lock, so each is decided against the state it will
+//! replace; the decision runs outside the store's writer lock, and the write re-checks that
+//! nothing changed in between (else it decides again).
 
 use std::collections::BTreeMap;
 
@@ -57,6 +58,46 @@ pub(crate) struct ValuesView {
     /// The decision that allowed the last change.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub decision: Option<Json>,
+}
+
+/// Per-target async locks (workload, environment, tenant), dropped when no one holds them.
+#[derive(Debug, Default)]
+pub(crate) struct TargetLocks(
+    std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<tokio::sync::Mutex<()>>>>,
+);
+
+impl TargetLocks {
+    async fn lock(&self, key: String) -> TargetGuard<'_> {
+        let m = {
+            let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+            map.entry(key.clone()).or_default().clone()
+        };
+        let guard = m.clone().lock_owned().await;
+        TargetGuard {
+            locks: self,
+            key,
+            _guard: guard,
+        }
+    }
+}
+
+struct TargetGuard<'a> {
+    locks: &'a TargetLocks,
+    key: String,
+    _guard: tokio::sync::OwnedMutexGuard<()>,
+}
+
+impl Drop for TargetGuard<'_> {
+    fn drop(&mut self) {
+        let mut map = self.locks.0.lock().unwrap_or_else(|p| p.into_inner());
+        // The map's own Arc plus the one inside this guard: no one else waits.
+        if map
+            .get(&self.key)
+            .is_some_and(|m| std::sync::Arc::strong_count(m) <= 2)
+        {
+            map.remove(&self.key);
+        }
+    }
 }
 
 /// The routes of this module.
@@ -254,6 +295,11 @@ async fn put(
         return Err(ApiError::invalid(".", "values must be a JSON object"));
     }
     let (p, w) = (param(&path, "project"), param(&path, "name"));
+    let key = format!(
+        "{}/{p}/{w}/{:?}/{:?}",
+        caller.org.id, level.environment, level.tenant
+    );
+    let _queued = hub.targets.lock(key).await;
     // Decide on a snapshot; write only if nothing changed meanwhile, else decide again.
     for _attempt in 0..3 {
         let (c, pp, ww, lv) = (caller.clone(), p.clone(), w.clone(), level.clone());

@@ -60,6 +60,7 @@ fn hub_at(dir: &std::path::Path) -> Hub {
         agent_address: "hub.example:8443".into(),
         agent_chart: "gatehouse/gatehouse-agent".into(),
         max_body_bytes: 64 * 1024,
+        playground: true,
     };
     HubState::open(config, engine()).unwrap()
 }
@@ -1003,6 +1004,20 @@ async fn the_audit_chain_reveals_edits_deletions_and_truncation() {
         "UPDATE audit_log SET seq = -1 WHERE seq = 3; UPDATE audit_log SET seq = 3 WHERE seq = 4; UPDATE audit_log SET seq = 4 WHERE seq = -1;",
     );
     assert!(problem().unwrap().contains("entry 3"), "{:?}", problem());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_playground_is_served_beside_the_api() {
+    let env = setup().await;
+    let (s, page) = call(&env.app, Method::GET, "/playground", None, None, &[]).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(
+        page.as_str().unwrap_or_default().contains("<html"),
+        "{page}"
+    );
+    let (s, page) = call(&env.app, Method::GET, "/playground/", None, None, &[]).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(page.as_str().unwrap_or_default().contains("<html"), "{page}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
