@@ -36,9 +36,6 @@ pub(crate) struct Registration {
 
 /// The routes of this module.
 pub(crate) fn routes() -> Vec<Route> {
-    let Some(_) = kind("cluster") else {
-        return Vec::new();
-    };
     vec![
         route(
             Method::POST,

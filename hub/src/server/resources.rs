@@ -501,10 +501,9 @@ fn validate(
     self_id: Option<&str>,
 ) -> ApiResult<()> {
     let pid = project.map(|p| p.id.as_str());
-    let typed = |_: ()| spec.clone();
     match def.kind {
         "team" => {
-            let t: TeamSpec = serde_json::from_value(typed(())).map_err(ApiError::internal)?;
+            let t: TeamSpec = spec_as(spec)?;
             for (i, m) in t.members.iter().enumerate() {
                 if tx.member(org, m)?.is_none() {
                     return Err(ApiError::invalid(
@@ -526,8 +525,7 @@ fn validate(
             }
         }
         "environment" => {
-            let e: EnvironmentSpec =
-                serde_json::from_value(typed(())).map_err(ApiError::internal)?;
+            let e: EnvironmentSpec = spec_as(spec)?;
             if let Some(c) = &e.colour {
                 let ok = c.len() == 7
                     && c.starts_with('#')
@@ -541,8 +539,7 @@ fn validate(
             }
         }
         "kustomize_base" => {
-            let k: KustomizeBaseSpec =
-                serde_json::from_value(typed(())).map_err(ApiError::internal)?;
+            let k: KustomizeBaseSpec = spec_as(spec)?;
             if !["kustomization.yaml", "kustomization.yml", "Kustomization"]
                 .iter()
                 .any(|f| k.files.contains_key(*f))
@@ -560,8 +557,7 @@ fn validate(
             }
         }
         "manifest_bundle" => {
-            let m: ManifestBundleSpec =
-                serde_json::from_value(typed(())).map_err(ApiError::internal)?;
+            let m: ManifestBundleSpec = spec_as(spec)?;
             if m.files.is_empty() {
                 return Err(ApiError::invalid(
                     "files",
@@ -592,7 +588,7 @@ fn validate(
             }
         }
         "variable" => {
-            let v: VariableSpec = serde_json::from_value(typed(())).map_err(ApiError::internal)?;
+            let v: VariableSpec = spec_as(spec)?;
             let key_ok = v
                 .key
                 .chars()
@@ -671,8 +667,7 @@ fn validate(
             }
         }
         "service_account" => {
-            let s: ServiceAccountSpec =
-                serde_json::from_value(typed(())).map_err(ApiError::internal)?;
+            let s: ServiceAccountSpec = spec_as(spec)?;
             let known = super::routes::action_ids();
             for (i, a) in s.allowed_actions.iter().enumerate() {
                 if !known.iter().any(|k| super::access::action_matches(a, k)) {
@@ -706,14 +701,12 @@ fn validate(
                 "name",
                 "organization environment",
             )?;
-            let e: ProjectEnvironmentSpec =
-                serde_json::from_value(typed(())).map_err(ApiError::internal)?;
+            let e: ProjectEnvironmentSpec = spec_as(spec)?;
             need_ref(tx, org, None, "cluster", &e.cluster, "cluster", "cluster")?;
         }
         "project_tenant" => {
             need_ref(tx, org, None, "tenant", name, "name", "organization tenant")?;
-            let t: ProjectTenantSpec =
-                serde_json::from_value(typed(())).map_err(ApiError::internal)?;
+            let t: ProjectTenantSpec = spec_as(spec)?;
             for (i, e) in t.environments.iter().enumerate() {
                 need_ref(
                     tx,
@@ -727,7 +720,7 @@ fn validate(
             }
         }
         "workload" => {
-            let w: WorkloadSpec = serde_json::from_value(typed(())).map_err(ApiError::internal)?;
+            let w: WorkloadSpec = spec_as(spec)?;
             let chart = need_ref(tx, org, None, "chart", &w.chart, "chart", "chart")?;
             if !tx
                 .chart_versions(&chart.id)?
@@ -747,7 +740,7 @@ fn validate(
             }
         }
         "binding" => {
-            let b: BindingSpec = serde_json::from_value(typed(())).map_err(ApiError::internal)?;
+            let b: BindingSpec = spec_as(spec)?;
             let (kind, what) = match b.kind {
                 BindingKind::Kustomize => ("kustomize_base", "Kustomize base"),
                 BindingKind::Manifests => ("manifest_bundle", "manifest bundle"),
@@ -782,6 +775,11 @@ fn validate(
         _ => {}
     }
     Ok(())
+}
+
+/// A spec already parsed by its kind, as its type.
+fn spec_as<T: DeserializeOwned>(spec: &Json) -> ApiResult<T> {
+    T::deserialize(spec).map_err(ApiError::internal)
 }
 
 fn check_path(path: &str) -> ApiResult<()> {

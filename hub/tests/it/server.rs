@@ -1017,7 +1017,10 @@ async fn the_playground_is_served_beside_the_api() {
     );
     let (s, page) = call(&env.app, Method::GET, "/playground/", None, None, &[]).await;
     assert_eq!(s, StatusCode::OK);
-    assert!(page.as_str().unwrap_or_default().contains("<html"), "{page}");
+    assert!(
+        page.as_str().unwrap_or_default().contains("<html"),
+        "{page}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
