@@ -1,15 +1,22 @@
 #!/usr/bin/env bash
 # Runs every test of the project: the Rust workspace (unit, integration and doc tests, which
 # include the drift checks of generated documents), the built-in policy library's Rego tests
-# through the `gatehouse test` runner, and the playground's browser tests. Besides what cargo
-# fetches, it installs Debian's chromium when /usr/bin/chromium is missing and the browser
-# tests' npm package (playwright-core, which downloads no browser); building the playground
-# runs `npm ci` for its page (Node.js and npm must be on PATH).
+# through the `gatehouse test` runner, the WebAssembly plugins' own unit tests (on the host) and
+# the playground's browser tests. Besides what cargo fetches, it installs the wasm32 target the
+# built-in plugins are built for (idempotent), Debian's chromium when /usr/bin/chromium is
+# missing, and the browser tests' npm package (playwright-core, which downloads no browser);
+# building the playground runs `npm ci` for its page (Node.js and npm must be on PATH).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+echo "==> rustup target add wasm32-unknown-unknown (the built-in plugins' target)"
+rustup target add wasm32-unknown-unknown
+
 echo "==> cargo test --workspace"
 cargo test --workspace --locked
+
+echo "==> cargo test --manifest-path plugins/Cargo.toml (plugin logic, on the host)"
+cargo test --manifest-path plugins/Cargo.toml --workspace --locked
 
 echo "==> gatehouse test --builtin --coverage --threshold 95 (the policy library's own tests)"
 cargo run --quiet --locked -p gatehouse -- test --builtin --coverage --threshold 95
@@ -22,7 +29,8 @@ if [ ! -x /usr/bin/chromium ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
 fi
 cargo build --quiet --locked -p gatehouse
+target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
 (cd playground/e2e && npm ci --no-audit --no-fund --prefer-offline --loglevel=error)
-(cd playground/e2e && GATEHOUSE_BIN="$PWD/../../target/debug/gatehouse" node --test --test-concurrency=1 playground.test.mjs)
+(cd playground/e2e && GATEHOUSE_BIN="$target_dir/debug/gatehouse" node --test --test-concurrency=1 playground.test.mjs)
 
 echo "all tests passed"

@@ -519,6 +519,32 @@ pub struct Freeze {
     /// Weekly recurring window.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recurring: Option<Recurrence>,
+    /// Window recurring by a cron expression or an RFC 5545 RRULE (instead of start/end or
+    /// recurring).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<Schedule>,
+}
+
+/// A window that starts by a cron expression or an RFC 5545 RRULE and lasts a duration.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Schedule {
+    /// Five-field cron expression for each occurrence's start (`minute hour day-of-month
+    /// month day-of-week`, e.g. `0 18 * * FRI`), in the time zone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cron: Option<String>,
+    /// RFC 5545 recurrence rule for each occurrence's start, e.g. `FREQ=MONTHLY;BYDAY=-1FR`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rrule: Option<String>,
+    /// The rule's first occurrence, a local date-time in the time zone (`2026-01-02T18:00`);
+    /// required with `rrule`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dtstart: Option<String>,
+    /// How long each occurrence lasts: ISO 8601 (`PT62H`, `P2DT14H`) or `62h`, `2d 14h`.
+    pub duration: String,
+    /// IANA time zone, e.g. `Europe/Berlin`.
+    #[serde(default = "utc")]
+    pub timezone: String,
 }
 
 /// Freeze effect.

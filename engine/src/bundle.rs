@@ -4,7 +4,8 @@
 //! named `data.json` / `data.yaml` / `data.yml` mounted at their directory's path (a file at
 //! `gatehouse/config/data.json` becomes `data.gatehouse.config`), an optional `.manifest`
 //! (revision, roots, Rego versions) and, Gatehouse's addition, an optional `bindings.yaml` at
-//! the root saying where each policy set is enforced.
+//! the root saying where each policy set is enforced, and optional WebAssembly plugins, each a
+//! `plugins/<name>/plugin.yaml` manifest beside its module (see [`crate::plugin`]).
 //!
 //! Loading reads everything into memory and checks it; compiling is [`crate::Engine`]'s job.
 //! The revision is the manifest's, or a digest of the bundle's content when none is given, so
@@ -20,6 +21,7 @@ use sha2::{Digest, Sha256};
 
 use crate::binding::Bindings;
 use crate::error::Error;
+use crate::plugin::{PluginManifest, PluginSource};
 
 /// A `.rego` module of a bundle.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,6 +73,8 @@ pub struct Bundle {
     pub manifest: Manifest,
     /// Its `bindings.yaml`, when present.
     pub bindings: Option<Bindings>,
+    /// Its WebAssembly plugins (`plugins/<name>/plugin.yaml` and module), digests verified.
+    pub plugins: Vec<PluginSource>,
     /// The manifest's revision, or `sha256:` and a digest of the content.
     pub revision: String,
 }
@@ -152,12 +156,14 @@ impl Bundle {
         if let Some(roots) = &manifest.roots {
             check_roots(roots, &modules, &data)?;
         }
+        let plugins = plugins(&files)?;
         let revision = manifest.revision.clone().unwrap_or(revision_digest);
         Ok(Bundle {
             modules,
             data,
             manifest,
             bindings,
+            plugins,
             revision,
         })
     }
@@ -253,6 +259,20 @@ impl Bundle {
         overlay(&mut self.data, values);
     }
 
+    /// Adds plugins whose names the bundle does not define yet (a bundle's own plugins win);
+    /// how the built-in plugins are made available to any bundle.
+    pub fn add_plugins(&mut self, plugins: impl IntoIterator<Item = PluginSource>) {
+        for p in plugins {
+            if !self
+                .plugins
+                .iter()
+                .any(|o| o.manifest.name == p.manifest.name)
+            {
+                self.plugins.push(p);
+            }
+        }
+    }
+
     /// Merges bundles loaded separately (several `-d` paths; a user's policies beside the built-in
     /// library): modules and bindings are concatenated and data documents merged, a value set by
     /// two of them being an error that names both. Each part is labelled for those errors. The
@@ -263,8 +283,21 @@ impl Bundle {
         let mut owners = BTreeMap::new();
         let mut bindings: Option<Bindings> = None;
         let mut revisions = Vec::new();
+        let mut plugins: Vec<PluginSource> = Vec::new();
         for (label, part) in parts {
             modules.extend(part.modules);
+            for p in part.plugins {
+                if let Some(other) = plugins.iter().find(|o| o.manifest.name == p.manifest.name) {
+                    return Err(Error::bundle(
+                        &label,
+                        format!(
+                            "plugin {} is defined twice ({} and {}); keep one",
+                            p.manifest.name, other.path, p.path
+                        ),
+                    ));
+                }
+                plugins.push(p);
+            }
             mount(&mut data, &[], part.data, &label, &mut owners)?;
             if let Some(more) = part.bindings {
                 bindings
@@ -284,9 +317,48 @@ impl Bundle {
             data,
             manifest: Manifest::default(),
             bindings,
+            plugins,
             revision,
         })
     }
+}
+
+/// The plugins of a bundle: each `plugins/<dir>/plugin.yaml` with the module it names,
+/// verified against the manifest's digest.
+fn plugins(files: &[(String, Vec<u8>)]) -> Result<Vec<PluginSource>, Error> {
+    let mut out = Vec::new();
+    for (path, bytes) in files {
+        let Some(dir) = path
+            .strip_prefix("plugins/")
+            .and_then(|rest| rest.strip_suffix("/plugin.yaml"))
+            .filter(|d| !d.contains('/'))
+        else {
+            continue;
+        };
+        let text = std::str::from_utf8(bytes)
+            .map_err(|_| Error::bundle(path, "is not valid UTF-8 text"))?;
+        let manifest = PluginManifest::from_yaml(text)
+            .map_err(|e| Error::bundle(path, format!("is not a valid plugin manifest: {e}")))?;
+        let module_path = format!("plugins/{dir}/{}", manifest.module);
+        let Some((_, module)) = files.iter().find(|(p, _)| *p == module_path) else {
+            return Err(Error::bundle(
+                path,
+                format!(
+                    "names the module {}, which is not in the bundle; build the plugin and put its module beside the manifest",
+                    manifest.module
+                ),
+            ));
+        };
+        manifest
+            .verify(module)
+            .map_err(|e| Error::bundle(path, e))?;
+        out.push(PluginSource {
+            path: path.clone(),
+            manifest,
+            module: module.clone(),
+        });
+    }
+    Ok(out)
 }
 
 fn normalize(path: &str) -> String {
@@ -491,7 +563,10 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, Vec<u8>)>) -> Result<(),
             }
             continue;
         }
+        let plugin_file =
+            rel.starts_with("plugins/") && (name == "plugin.yaml" || name.ends_with(".wasm"));
         let wanted = name.ends_with(".rego")
+            || plugin_file
             || DATA_FILES.contains(&name.as_str())
             || (dir == root
                 && (name == ".manifest" || name == "bindings.yaml" || name == "bindings.yml"));

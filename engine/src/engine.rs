@@ -29,6 +29,7 @@ use crate::decision::{Decision, Finding, Outcome, PolicyTrace, Requirement, Rule
 use crate::diagnostic;
 use crate::error::Error;
 use crate::metadata::{self, PackageMetadata};
+use crate::plugin::{self, FailureKind, PluginFailure, PluginLimits, PluginSet, Plugins};
 use crate::testing::LineCoverage;
 
 /// The package of the generated collector module; bundles may not use it.
@@ -43,6 +44,8 @@ pub struct EngineOptions {
     pub timeout: Duration,
     /// Largest action document accepted as JSON text, in bytes; larger denies.
     pub max_input_bytes: usize,
+    /// Time and memory limits of each WebAssembly plugin call.
+    pub plugin_limits: PluginLimits,
 }
 
 impl Default for EngineOptions {
@@ -50,6 +53,7 @@ impl Default for EngineOptions {
         EngineOptions {
             timeout: Duration::from_millis(500),
             max_input_bytes: 8 * 1024 * 1024,
+            plugin_limits: PluginLimits::default(),
         }
     }
 }
@@ -90,6 +94,7 @@ struct Inner {
     options: EngineOptions,
     modules: Vec<Module>,
     data: Json,
+    plugins: Plugins,
 }
 
 impl std::fmt::Debug for Engine {
@@ -98,6 +103,7 @@ impl std::fmt::Debug for Engine {
             .field("revision", &self.inner.revision)
             .field("policies", &self.inner.policies.len())
             .field("modules", &self.inner.modules.len())
+            .field("plugins", &self.inner.plugins)
             .finish()
     }
 }
@@ -131,7 +137,11 @@ impl Engine {
         bindings: Option<Bindings>,
         options: EngineOptions,
     ) -> Result<Engine, Error> {
+        let set = PluginSet::compile(&bundle.plugins, options.plugin_limits)
+            .map_err(|e| Error::bundle("plugins", e))?;
+        let plugins = Plugins::new(set);
         let mut rego = regorus::Engine::new();
+        plugin::rego::register(&mut rego, &plugins).map_err(Error::Query)?;
         rego.set_execution_timer_config(ExecutionTimerConfig {
             limit: options.timeout,
             check_interval: NonZeroU32::MIN.saturating_add(31),
@@ -237,6 +247,7 @@ impl Engine {
                 options,
                 modules: bundle.modules,
                 data: bundle.data,
+                plugins,
             }),
         })
     }
@@ -264,6 +275,11 @@ impl Engine {
     /// The bundle's data document.
     pub fn data(&self) -> &Json {
         &self.inner.data
+    }
+
+    /// The engine's WebAssembly plugins; [`Plugins::swap`] replaces them while decisions run.
+    pub fn plugins(&self) -> &Plugins {
+        &self.inner.plugins
     }
 
     /// The limits this engine runs under.
@@ -392,6 +408,7 @@ impl Engine {
     ) -> Decision {
         let _span =
             tracing::debug_span!("decide", kind = %action.kind, org = %action.scope.org).entered();
+        let _plugin_log = plugin::rego::DecisionLog::begin(&self.inner.plugins);
 
         // Which policies run, in which mode, seeing which input.
         let mut traces: Vec<PolicyTrace> = Vec::with_capacity(self.inner.policies.len());
@@ -513,7 +530,7 @@ impl Engine {
             else {
                 continue;
             };
-            if let Some(error) = collected.errors.get(index) {
+            if let Some((error, details)) = collected.errors.get(index) {
                 let finding = Finding {
                     policy: policy.package.clone(),
                     rule: "error".into(),
@@ -521,7 +538,7 @@ impl Engine {
                     severity: Severity::Critical,
                     mode: *mode,
                     object: None,
-                    details: None,
+                    details: details.clone(),
                 };
                 match mode {
                     Mode::Enforce => decision.violations.push(finding),
@@ -581,13 +598,27 @@ impl Engine {
                 .collect::<Vec<_>>()
                 .join(", ")
         );
-        let outcome = rego.eval_query(query, false);
+        plugin::rego::take_failures();
+        let evaluated = rego.eval_query(query, false);
+        let failures = plugin::rego::take_failures();
         if let Some(coverage) = out.coverage.as_mut()
             && let Ok(report) = rego.get_coverage_report()
         {
             coverage.add(report, |_| true);
         }
-        match outcome {
+        if !failures.is_empty() && evaluated.is_ok() {
+            // A policy went on after a plugin failed (say, inside a negation): still deny,
+            // and find out which policy called it.
+            if policies.len() > 1 {
+                for index in policies {
+                    self.evaluate(std::slice::from_ref(index), input, object.clone(), out);
+                }
+            } else if let Some(index) = policies.first() {
+                self.plugin_error(*index, &failures, object.as_deref(), out);
+            }
+            return;
+        }
+        match evaluated {
             Ok(results) => {
                 let values = results
                     .result
@@ -601,7 +632,7 @@ impl Engine {
                         Some(v) => out.add(*index, v, object.clone()),
                         None => {
                             out.errors.entry(*index).or_insert_with(|| {
-                                "The policy produced no result (the collector was undefined); the action is denied.".into()
+                                ("The policy produced no result (the collector was undefined); the action is denied.".into(), None)
                             });
                         }
                     }
@@ -612,6 +643,10 @@ impl Engine {
                 for index in policies {
                     self.evaluate(std::slice::from_ref(index), input, object.clone(), out);
                 }
+            }
+            Err(_) if !failures.is_empty() => {
+                let index = policies.first().copied().unwrap_or_default();
+                self.plugin_error(index, &failures, object.as_deref(), out);
             }
             Err(e) => {
                 let index = policies.first().copied().unwrap_or_default();
@@ -644,9 +679,51 @@ impl Engine {
                         located
                     )
                 };
-                out.errors.entry(index).or_insert(message);
+                out.errors.entry(index).or_insert((message, None));
             }
         }
+    }
+
+    /// Records the denial for a policy whose plugin call failed, naming the plugin.
+    fn plugin_error(
+        &self,
+        index: usize,
+        failures: &[PluginFailure],
+        object: Option<&str>,
+        out: &mut Collected,
+    ) {
+        let Some(policy) = self.inner.policies.get(index) else {
+            return;
+        };
+        let Some(first) = failures.first() else {
+            return;
+        };
+        let next = match first.kind {
+            FailureKind::Timeout => {
+                "Look for unbounded loops in the plugin, or raise the plugin time limit."
+            }
+            FailureKind::Memory => {
+                "Make the plugin allocate less, or raise the plugin memory limit."
+            }
+            FailureKind::Trap => "The plugin has a bug: fix it and rebuild it.",
+            FailureKind::Malformed | FailureKind::Interface => {
+                "Rebuild the plugin against the gatehouse-plugin-sdk (see docs/plugins.md)."
+            }
+            FailureKind::Error | FailureKind::Config => {
+                "Correct the configuration or facts it names."
+            }
+            FailureKind::Missing => "Add the plugin to the bundle.",
+            FailureKind::Busy => "Try again; too many plugin calls were running at once.",
+        };
+        let message = format!(
+            "Plugin {} failed while policy {} was evaluated{}: {}. The action is denied. {next}",
+            first.plugin,
+            policy.package,
+            object.map(|o| format!(" on {o}")).unwrap_or_default(),
+            first.reason,
+        );
+        let details = json!({"plugin": first.plugin, "failure": first.kind.as_str()});
+        out.errors.entry(index).or_insert((message, Some(details)));
     }
 
     fn refuse(
@@ -719,7 +796,8 @@ type RuleResults = BTreeMap<String, Vec<(Json, Option<String>)>>;
 #[derive(Default)]
 struct Collected {
     results: BTreeMap<usize, RuleResults>,
-    errors: BTreeMap<usize, String>,
+    /// Per policy: the message of its failure, with details (the plugin, for plugin failures).
+    errors: BTreeMap<usize, (String, Option<Json>)>,
     /// Lines evaluated, when the caller asked for coverage.
     coverage: Option<LineCoverage>,
 }

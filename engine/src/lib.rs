@@ -11,6 +11,7 @@
 //! - [`action`] and [`decision`]: the versioned contract policy authors program against;
 //! - [`binding`]: where each policy set is enforced, warned about or audited;
 //! - [`Engine`]: compile once, decide many times, in parallel, failing closed;
+//! - [`plugin`]: sandboxed WebAssembly plugins that policies call as `gatehouse.plugin(...)`;
 //! - [`query`] and [`testing`]: ad-hoc queries (`gatehouse eval`) and `test_*` rules
 //!   (`gatehouse test`).
 //!
@@ -53,6 +54,7 @@ pub mod diagnostic;
 mod engine;
 mod error;
 pub mod metadata;
+pub mod plugin;
 pub mod query;
 pub mod testing;
 mod yaml;
@@ -66,6 +68,7 @@ pub use engine::{
     DecideOptions, ENGINE_POLICY, Engine, EngineOptions, Policy, object_ref, pod_spec,
 };
 pub use error::Error;
+pub use plugin::{PluginLimits, PluginManifest, PluginSet, Plugins};
 
 /// Parses YAML as Kubernetes does (legacy octal on); one document.
 pub fn yaml_from_str<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, String> {

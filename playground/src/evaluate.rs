@@ -518,6 +518,11 @@ fn compile(workspace: &Workspace, has_data: bool, timeout: Duration) -> Result<E
             module.rego_v1 = !f.v0;
         }
     }
+    // The built-in plugins, so that policies calling them (the library's among them) decide
+    // here as they do in the hub.
+    let builtin = Bundle::from_files(gatehouse_policies::plugin_files(), LoadOptions::default())
+        .map_err(|e| Failure::new(FailureCode::Bundle, e.to_string()))?;
+    bundle.add_plugins(builtin.plugins);
     let options = EngineOptions {
         timeout,
         ..EngineOptions::default()

@@ -248,6 +248,11 @@ fn library() -> Vec<Example> {
         } else {
             action.to_owned()
         };
+        let data = if package == "gatehouse.release.values" {
+            with_example_values_rules(&data)
+        } else {
+            data.clone()
+        };
         let kind = serde_json::from_str::<Json>(&action)
             .ok()
             .and_then(|a| a.get("kind").and_then(Json::as_str).map(str::to_owned));
@@ -261,7 +266,7 @@ fn library() -> Vec<Example> {
             workspace: Workspace {
                 files: chosen,
                 input: action,
-                data: data.clone(),
+                data,
             },
             mode: Mode::Decision,
             query: format!("data.{package}"),
@@ -269,6 +274,30 @@ fn library() -> Vec<Example> {
         });
     }
     out
+}
+
+/// The library's data with a production values rule set, which ships empty, for the values
+/// policy: the release fixture's `image.tag: latest` and `replicas: 1` break it.
+fn with_example_values_rules(data: &str) -> String {
+    let Ok(mut value) = serde_json::from_str::<Json>(data) else {
+        return data.to_owned();
+    };
+    if let Some(Json::Object(config)) = value.pointer_mut("/gatehouse/config") {
+        config.insert(
+            "values_rules".into(),
+            serde_json::json!([{
+                "name": "production-values",
+                "environments": ["production"],
+                "required": ["image.tag"],
+                "forbidden": ["debug"],
+                "keys": {
+                    "replicas": {"type": "integer", "minimum": 2},
+                    "image.tag": {"type": "string", "pattern": "^v?[0-9]+\\.[0-9]+\\.[0-9]+$"}
+                }
+            }]),
+        );
+    }
+    serde_json::to_string_pretty(&value).unwrap_or_else(|_| data.to_owned())
 }
 
 /// The release fixture with one object missing its instance label, for the labels policy.

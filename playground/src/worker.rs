@@ -5,8 +5,9 @@
 //! the time limit cannot interrupt: `numbers.range(1, 1e10)` asks for hundreds of gigabytes at
 //! once. On a page anyone can type into, that must cost one worker, not the server. So the
 //! server (`gatehouse playground`, or the hub's `/playground`) can run every evaluation by
-//! starting its own binary again with [`WORKER_ENV`] set: the worker lowers its address-space
-//! limit, reads one job on stdin, writes the answer on stdout and exits. A worker that runs out
+//! starting its own binary again with [`WORKER_ENV`] set: the worker lowers its data-segment
+//! limit (the memory it can write; not the address space, which the WebAssembly plugin host
+//! reserves generously but never touches), reads one job on stdin, writes the answer on stdout and exits. A worker that runs out
 //! of memory dies alone and the page is told why; one that overruns the deadline is killed.
 //!
 //! Jobs and answers are JSON: `{"job": "evaluate" | "test", "timeout_ms": N, "request": ...}`
@@ -108,6 +109,8 @@ impl Job {
 /// The worker side: applies the memory ceiling, runs the one job on stdin and writes the
 /// answer to stdout. Returns an error message when the job cannot be read or answered.
 pub fn serve_one(memory_bytes: u64) -> Result<(), String> {
+    // One evaluation at a time: a small plugin pool keeps the ceiling for the policy.
+    gatehouse_engine::plugin::set_concurrent_calls(4);
     limit_memory(memory_bytes)?;
     let mut text = String::new();
     std::io::stdin()
@@ -122,9 +125,21 @@ pub fn serve_one(memory_bytes: u64) -> Result<(), String> {
         .map_err(|e| format!("cannot write the answer: {e}"))
 }
 
+/// Allows the worker `bytes` of writable memory beyond what it holds when the job starts.
+/// RLIMIT_DATA counts heap and writable private mappings (Linux 4.7 and later), so the plugin
+/// host's inaccessible address-space reservations cost nothing against it.
 #[cfg(unix)]
 fn limit_memory(bytes: u64) -> Result<(), String> {
-    rlimit::setrlimit(rlimit::Resource::AS, bytes, bytes)
+    let held = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let line = status.lines().find(|l| l.starts_with("VmData:"))?;
+            let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+            Some(kib * 1024)
+        })
+        .unwrap_or(0);
+    let limit = held.saturating_add(bytes);
+    rlimit::setrlimit(rlimit::Resource::DATA, limit, limit)
         .map_err(|e| format!("cannot limit the worker's memory: {e}"))
 }
 
@@ -159,6 +174,9 @@ pub(crate) async fn run(
     let mut child = tokio::process::Command::new(program)
         .args(args)
         .env(WORKER_ENV, memory_bytes.to_string())
+        // The allocator's first arena is reserved before the limit is set and not counted
+        // against it afterwards: keep it small so the limit governs.
+        .env("MIMALLOC_ARENA_RESERVE", "64MiB")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

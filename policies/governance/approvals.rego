@@ -10,7 +10,10 @@
 #   action waives the requirements. For release.approve actions the approval
 #   itself is checked: no self-approval unless an applicable policy allows it,
 #   no second approval by the same person, no approver who is eligible under
-#   none of the applicable policies.
+#   none of the applicable policies. Quorum and team coverage are computed by
+#   the quorum and distinct-teams WebAssembly plugins (plugins/quorum,
+#   plugins/distinct-teams); this policy selects the approval policies, composes
+#   their messages and checks release.approve actions.
 # custom:
 #   kinds: [release.approve, release.deploy, promotion, rollback, command]
 #   severity: high
@@ -25,9 +28,6 @@ gated_kinds := {"release.deploy", "promotion", "rollback", "command"}
 
 # Policy kinds that make a policy govern approvals of a release.
 _release_kinds := {"release.approve", "release.deploy", "promotion", "rollback"}
-
-# Distinct-team coverage is computed exactly up to this many teams.
-max_distinct_teams := 6
 
 _policies := [p |
 	some p in _list(object.get(input, ["facts", "approval_policies"], []))
@@ -146,100 +146,55 @@ _describe_eligible(e) := "anyone" if {
 
 # --- progress of one policy --------------------------------------------------
 
-# Each approval judged for policy p (with eligibility lists e): "counted",
-# "requester" (the requester's own approval, when the policy does not allow it)
-# or "not eligible".
-_reviews(p, e) := [{"actor": a.actor.id, "reason": _review(p, e, a.actor)} | some a in approvals]
-
-_review(p, e, actor) := "requester" if {
-	_excluded_requester(p, actor.id)
-} else := "counted" if {
-	_eligible_in(e, actor)
-} else := "not eligible"
-
-_excluded_requester(p, id) if {
-	id == requester
-	not _requester_can_approve(p)
-}
-
-# Teams of each counted approver that has any: {id: {team, ...}}. A person who
-# approved twice is one approver; the teams of their approval records are merged.
-_team_map(ids) := {id: ts |
-	some id in ids
-	ts := {t | some a in approvals; a.actor.id == id; some t in _teams(a.actor)}
-	count(ts) > 0
-}
-
-# The number of distinct teams the approvers in `at` cover when each person
-# stands for one team only (a maximum matching of people to teams), computed
-# exactly up to k teams (k <= max_distinct_teams): layer n holds every way of
-# picking n people with n different teams.
-coverage(at, k) := 0 if k <= 0
-
-coverage(at, k) := c if {
-	k > 0
-	l1 := {[{id}, {t}] | some id, ts in at; some t in ts}
-	l2 := _layer(l1, at, k, 2)
-	l3 := _layer(l2, at, k, 3)
-	l4 := _layer(l3, at, k, 4)
-	l5 := _layer(l4, at, k, 5)
-	l6 := _layer(l5, at, k, 6)
-	c := count([1 | some l in [l1, l2, l3, l4, l5, l6]; count(l) > 0])
-}
-
-_layer(_, _, k, n) := set() if n > k
-
-_layer(prev, at, k, n) := {[ids | {id}, teams | {t}] |
-	some state in prev
-	ids := state[0]
-	teams := state[1]
-	some id, ts in at
-	not id in ids
-	some t in ts
-	not t in teams
-} if {
-	n <= k
-}
-
-# Covered teams for which one more approval would not raise the coverage (the
-# teams a new approval must come from outside of).
-_saturated(at, k, cov) := {t |
-	some ts in at
-	some t in ts
-	coverage(object.union(at, {"\u0000candidate": {t}}), k) <= cov
-}
-
-# The state of approval policy p for this action.
+# The state of approval policy p for this action: the quorum plugin counts the
+# approvals (eligible approvers, the requester only when allowed, one person
+# once); the distinct-teams plugin matches approvers to teams.
 status(p) := st if {
 	e := _eligible_lists(p)
-	reviews := _reviews(p, e)
-	ids := {r.actor | some r in reviews; r.reason == "counted"}
-	at := _team_map(ids)
 	quorum := _int(object.get(p, "quorum", 1), 1)
-	k := _capped(_int(object.get(p, "distinct_teams", 0), 0))
+	k := _int(object.get(p, "distinct_teams", 0), 0)
 	required := max([quorum, k])
-	received := count(ids)
-	cov := coverage(at, k)
+	q := _first(gatehouse.plugin("quorum", plugin_input, object.union(p, {"quorum": required})).requirements)
+	t := _teams_status(p, k)
 	st := {
 		"policy": p,
 		"name": _name(p),
 		"eligible": e,
-		"ignored": {r | some r in reviews; r.reason != "counted"},
-		"ids": ids,
-		"at": at,
+		"ignored": {r | some r in q.details.ignored},
+		"ids": {id | some id in q.details.approvers},
+		"teams": t.teams,
+		"saturated": t.saturated,
 		"quorum": quorum,
 		"k": k,
-		"k_requested": _int(object.get(p, "distinct_teams", 0), 0),
 		"required": required,
-		"received": received,
-		"coverage": cov,
-		"satisfied": _all([received >= required, cov >= k, k == _int(object.get(p, "distinct_teams", 0), 0)]),
+		"received": q.progress.received,
+		"coverage": t.coverage,
+		"satisfied": _all([q.satisfied, t.satisfied]),
 	}
 }
 
-_capped(k) := k if k <= max_distinct_teams
+_first(list) := list[0]
 
-else := max_distinct_teams
+# What the quorum and distinct-teams plugins read of the action (only that: an
+# action can carry hundreds of kilobytes of manifests).
+plugin_input := {
+	"kind": input.kind,
+	"actor": object.get(input, "actor", {}),
+	"subject": {"release": {"requester": object.get(input, ["subject", "release", "requester"], null)}},
+	"facts": {"approvals": approvals},
+}
+
+_teams_status(_, k) := {"coverage": 0, "teams": set(), "saturated": set(), "satisfied": true} if k <= 0
+
+_teams_status(p, k) := {
+	"coverage": r.progress.teams,
+	"teams": {x | some x in r.details.teams},
+	"saturated": {x | some x in r.details.needs_team_other_than},
+	"satisfied": r.satisfied,
+} if {
+	k > 0
+	r := _first(gatehouse.plugin("distinct-teams", plugin_input, p).requirements)
+}
 
 _all(conditions) := true if {
 	every c in conditions {
@@ -262,12 +217,12 @@ requirement contains r if {
 			"received": st.received,
 			"required": st.required,
 			"teams": st.coverage,
-			"teams_required": st.k_requested,
+			"teams_required": st.k,
 		},
 		"details": {
 			"policy": st.name,
 			"approvers": sort(st.ids),
-			"teams": sort(union({ts | some ts in st.at})),
+			"teams": sort(st.teams),
 			"ignored": sort(st.ignored),
 			"requester": _requester_or_null,
 			"requester_can_approve": _requester_can_approve_value(p),
@@ -311,17 +266,11 @@ _msg(st) := sprintf("Approval policy '%s' is satisfied: %d of %v approvals recei
 	_teams_suffix(st),
 ]) if {
 	st.satisfied
-} else := sprintf("Approval policy '%s' asks for %v distinct teams, more than the %v that can be checked; lower distinct_teams.", [
-	st.name,
-	st.k_requested,
-	max_distinct_teams,
-]) if {
-	st.k_requested > max_distinct_teams
 } else := concat("", [_progress(st), " (approval policy '", st.name, "').", _hints(st)])
 
-_teams_suffix(st) := "" if count(st.at) == 0
+_teams_suffix(st) := "" if count(st.teams) == 0
 
-else := sprintf(" (teams %s)", [concat(", ", sort(union({ts | some ts in st.at})))])
+else := sprintf(" (teams %s)", [concat(", ", sort(st.teams))])
 
 # "1 of 2 approvals received; needs an approval from a team other than backend"
 _progress(st) := s if {
@@ -369,7 +318,7 @@ _at_least(n) := "at least one" if n <= 1
 _at_least(n) := sprintf("at least %v of them", [n]) if n > 1
 
 _team_clause(st, team_missing) := s if {
-	others := sort(_saturated(st.at, st.k, st.coverage))
+	others := sort(st.saturated)
 	s := _team_clause_for(others, team_missing, st.coverage)
 }
 

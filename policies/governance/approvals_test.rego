@@ -190,11 +190,15 @@ test_default_quorum_is_one if {
 	r2.satisfied == true
 }
 
-test_too_many_distinct_teams_is_never_satisfied if {
-	p := object.union(_policy, {"distinct_teams": 7, "quorum": 1})
-	r := _requirement(_deploy([_bob], [p]))
-	r.satisfied == false
-	r.msg == "Approval policy 'prod-two-teams' asks for 7 distinct teams, more than the 6 that can be checked; lower distinct_teams."
+test_many_distinct_teams_are_counted_exactly if {
+	p := _with(object.union(_policy, {"distinct_teams": 7, "quorum": 1}), "eligible", {})
+	people := [_person(sprintf("u-%d", [i]), "member", [sprintf("team-%d", [i]), sprintf("team-%d", [(i + 1) % 7])]) | some i in numbers.range(0, 6)]
+	r := _requirement(_deploy(people, [p]))
+	r.satisfied == true
+	r.progress == {"received": 7, "required": 7, "teams": 7, "teams_required": 7}
+	r6 := _requirement(_deploy(array.slice(people, 0, 6), [p]))
+	r6.satisfied == false
+	startswith(r6.msg, "6 of 7 approvals received; needs an approval from another team")
 }
 
 test_policy_out_of_scope_does_not_apply if {

@@ -280,3 +280,61 @@ test_absent_facts_no_findings if {
 	count(freeze.deny) == 0 with input as {"version": 1, "kind": "release.deploy", "time": "2026-11-24T10:00:00Z", "facts": {"freezes": null}}
 	count(freeze.deny) == 0 with input as {"version": 1, "kind": "release.deploy", "time": "2026-11-28T10:00:00Z", "facts": {"freezes": [{"name": "x", "start": "2026-01-01T00:00:00Z", "end": "2026-01-02T00:00:00Z"}]}}
 }
+
+# --- cron and RRULE schedules (evaluated by the freeze-windows plugin) ---------
+
+_friday_evening := {
+	"name": "weekend-freeze",
+	"reason": "No production changes at weekends",
+	"scope": {"environment": ["production"]},
+	"schedule": {"cron": "0 18 * * FRI", "duration": "2d 14h", "timezone": "Europe/Berlin"},
+}
+
+test_cron_window_blocks_and_says_when_it_ends if {
+	# Saturday 2026-11-28 10:00 UTC: inside the window opened Friday 18:00 Berlin.
+	results := freeze.deny with input as _action("2026-11-28T10:00:00Z", [_friday_evening])
+	count(results) == 1
+	some r in results
+	r.msg == "Freeze 'weekend-freeze' blocks deployments in production until Monday 2026-11-30 08:00 Europe/Berlin (reason: No production changes at weekends). Wait until it ends, or open a break-glass session for this scope to proceed."
+	r.details.ends_at == "2026-11-30T07:00:00Z"
+	r.details.window == "cron '0 18 * * FRI' for 2d 14h Europe/Berlin"
+}
+
+test_cron_window_bounds if {
+	# Friday 16:59 UTC is 17:59 in Berlin; 17:00 UTC is 18:00.
+	count(freeze.deny) == 0 with input as _action("2026-11-27T16:59:00Z", [_friday_evening])
+	count(freeze.deny) == 1 with input as _action("2026-11-27T17:00:00Z", [_friday_evening])
+	count(freeze.deny) == 0 with input as _action("2026-11-30T07:00:00Z", [_friday_evening])
+}
+
+test_rrule_window if {
+	# The last Friday of each month from 17:00 New York, for 2 days and 15 hours.
+	f := {"name": "month-end", "schedule": {
+		"rrule": "FREQ=MONTHLY;BYDAY=-1FR",
+		"dtstart": "2026-01-01T17:00",
+		"duration": "P2DT15H",
+		"timezone": "America/New_York",
+	}}
+	_msgs(_action("2026-11-29T12:00:00Z", [f])) == {"Freeze 'month-end' blocks deployments in production until Monday 2026-11-30 08:00 America/New_York. Wait until it ends, or open a break-glass session for this scope to proceed."}
+	count(freeze.deny) == 0 with input as _action("2026-11-22T12:00:00Z", [f])
+}
+
+test_rrule_allow_window if {
+	# Changes only on the first Tuesday of the month, 09:00-13:00 UTC.
+	f := {"name": "change-day", "effect": "allow", "schedule": {"rrule": "FREQ=MONTHLY;BYDAY=1TU", "dtstart": "2026-01-01T09:00", "duration": "PT4H"}}
+	count(freeze.deny) == 0 with input as _action("2026-12-01T10:00:00Z", [f])
+	some r in freeze.deny with input as _action("2026-12-08T10:00:00Z", [f])
+	r.msg == "No change window is open for deployments in production: they are allowed only during 'change-day' (rrule 'FREQ=MONTHLY;BYDAY=1TU' from 2026-01-01T09:00 for PT4H UTC). Wait for a window to open, or open a break-glass session for this scope to proceed."
+}
+
+test_malformed_schedule_fails_closed if {
+	f := {"name": "typo", "schedule": {"cron": "0 25 * * *", "duration": "1h", "timezone": "Europe/Berlin"}}
+	some r in freeze.deny with input as _action("2026-11-24T10:00:00Z", [f])
+	r.msg == "Freeze 'typo' has an invalid definition (schedule.cron '0 25 * * *' hour field has 25, outside 0-23), so it blocks deployments in production until it is fixed. Correct the freeze, or open a break-glass session for this scope to proceed."
+}
+
+test_unknown_timezone_fails_closed if {
+	f := {"name": "mars", "recurring": {"start": "09:00", "end": "10:00", "timezone": "Mars/Olympus_Mons"}}
+	some r in freeze.deny with input as _action("2026-11-24T10:00:00Z", [f])
+	contains(r.msg, "recurring.timezone 'Mars/Olympus_Mons' is not a timezone name")
+}

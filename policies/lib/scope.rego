@@ -143,17 +143,6 @@ _live(s, now) if {
 
 _not_yet_open(s, now) if now < clock.ns(s.opened_at)
 
-_live_scopes := [normalize(object.get(s, "scope", {})) | some s in live_breakglass]
-
-# True when a live break-glass session of the actor covers the given action
-# scope. A session's scope fields hold a value or a list; absent means any.
-breakglass_covers(s) if {
-	count(live_breakglass) > 0
-	flat := flatten(as_object(s))
-	some n in _live_scopes
-	covers(n, flat)
-}
-
 # The live sessions that cover every scope the action touches.
 active_breakglass := [s |
 	some s in live_breakglass

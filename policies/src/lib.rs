@@ -16,6 +16,13 @@ pub fn files(include_tests: bool) -> impl Iterator<Item = (&'static str, &'stati
         .filter(move |(path, _)| include_tests || !path.ends_with("_test.rego"))
 }
 
+/// The built-in WebAssembly plugins' files (`plugins/<name>/plugin.yaml` and its module), to
+/// be added to any bundle whose policies call them: the library's, a copy of it, or policies
+/// written in the playground.
+pub fn plugin_files() -> impl Iterator<Item = (&'static str, &'static [u8])> {
+    files(false).filter(|(path, _)| path.starts_with("plugins/"))
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -23,5 +30,6 @@ mod tests {
         assert!(super::FILES.iter().any(|(p, _)| *p == "bindings.yaml"));
         assert!(super::files(false).all(|(p, _)| !p.ends_with("_test.rego")));
         assert!(super::files(true).count() > super::files(false).count());
+        assert!(super::plugin_files().any(|(p, _)| p.ends_with("/plugin.yaml")));
     }
 }

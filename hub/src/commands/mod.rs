@@ -51,16 +51,23 @@ pub(crate) fn load_bundle(
             LoadOptions::default(),
         )
     };
-    match (paths.is_empty(), builtin) {
-        (true, true) => builtin_bundle(),
-        (true, false) => Bundle::from_files(std::iter::empty::<(&str, &[u8])>(), options),
-        (false, false) => Bundle::load_paths(paths, options),
+    let bundle = match (paths.is_empty(), builtin) {
+        (true, true) => builtin_bundle()?,
+        (true, false) => Bundle::from_files(std::iter::empty::<(&str, &[u8])>(), options)?,
+        (false, false) => Bundle::load_paths(paths, options)?,
         (false, true) => {
             let mut user = Bundle::load_paths(paths, options)?;
             let mut lib = builtin_bundle()?;
             for m in &mut lib.modules {
                 m.path = format!("builtin:{}", m.path);
             }
+            // The user's plugins replace the library's of the same name.
+            lib.plugins.retain(|p| {
+                !user
+                    .plugins
+                    .iter()
+                    .any(|u| u.manifest.name == p.manifest.name)
+            });
             // The library's data are defaults: the user's data override them.
             lib.override_data(std::mem::replace(
                 &mut user.data,
@@ -69,9 +76,18 @@ pub(crate) fn load_bundle(
             Bundle::merge(vec![
                 ("your policies".into(), user),
                 ("the built-in library".into(), lib),
-            ])
+            ])?
         }
-    }
+    };
+    with_builtin_plugins(bundle)
+}
+
+/// Adds the built-in plugins a bundle does not define itself, so policies that call them
+/// (the library's, or a copy of it) work from any directory.
+pub(crate) fn with_builtin_plugins(mut bundle: Bundle) -> Result<Bundle, Error> {
+    let builtin = Bundle::from_files(gatehouse_policies::plugin_files(), LoadOptions::default())?;
+    bundle.add_plugins(builtin.plugins);
+    Ok(bundle)
 }
 
 /// Compiles a policy source into an engine, printing compile errors with their location.

@@ -83,7 +83,7 @@ fn compile(args: &CheckArgs) -> Result<Engine> {
     let options = LoadOptions {
         v0: args.v0 || args.rego_version == RegoVersion::V0,
     };
-    let mut bundle = Bundle::load_paths(&args.policy, options)?;
+    let mut bundle = super::with_builtin_plugins(Bundle::load_paths(&args.policy, options)?)?;
     if bundle.modules.is_empty() {
         let shown: Vec<String> = args
             .policy
