@@ -8,12 +8,15 @@
 
 pub mod access;
 mod audit;
+mod breakglass;
 mod charts;
 mod clusters;
 pub mod error;
+pub mod governance;
 mod identity;
 mod observe;
 pub mod openapi;
+mod releases;
 pub mod resources;
 pub mod routes;
 pub mod store;

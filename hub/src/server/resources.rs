@@ -22,6 +22,7 @@ use serde_json::{Map, Value as Json, json};
 
 use super::access::{Caller, Grant};
 use super::error::{ApiError, ApiResult};
+use super::governance::{ApprovalPolicySpec, FreezeSpec};
 use super::store::{AuditEntry, Resource, Tx};
 use super::{Hub, blocking, body_json};
 
@@ -354,6 +355,22 @@ pub static KINDS: &[KindDef] = &[
         "service account",
         false,
         ServiceAccountSpec,
+        Grant::Write
+    ),
+    kind!(
+        "approval_policy",
+        "approval-policies",
+        "approval policy",
+        false,
+        ApprovalPolicySpec,
+        Grant::Write
+    ),
+    kind!(
+        "freeze",
+        "freezes",
+        "freeze window",
+        false,
+        FreezeSpec,
         Grant::Write
     ),
     kind!(
@@ -690,6 +707,38 @@ fn validate(
                     "project",
                 )?;
             }
+        }
+        "approval_policy" => {
+            let a: ApprovalPolicySpec = spec_as(spec)?;
+            if a.quorum == 0 {
+                return Err(ApiError::invalid(
+                    "quorum",
+                    "an approval policy needs a quorum of at least 1",
+                ));
+            }
+            for (i, u) in a.eligible.users.iter().enumerate() {
+                if tx.member(org, u)?.is_none() {
+                    return Err(ApiError::invalid(
+                        format!("eligible.users[{i}]"),
+                        format!("`{u}` is not a member of the organization"),
+                    ));
+                }
+            }
+            for (i, t) in a.eligible.teams.iter().enumerate() {
+                need_ref(
+                    tx,
+                    org,
+                    None,
+                    "team",
+                    t,
+                    &format!("eligible.teams[{i}]"),
+                    "team",
+                )?;
+            }
+        }
+        "freeze" => {
+            let f: FreezeSpec = spec_as(spec)?;
+            f.check(name)?;
         }
         "project_environment" => {
             need_ref(

@@ -23,7 +23,9 @@ use schemars::SchemaGenerator;
 use super::access::{Grant, Need, authenticate};
 use super::error::{ApiError, ErrorBody};
 use super::resources::{self, KINDS, KindDef, handlers};
-use super::{Hub, audit, blocking, charts, clusters, identity, observe, values};
+use super::{
+    Hub, audit, blocking, breakglass, charts, clusters, identity, observe, releases, values,
+};
 
 /// A schema producer for the OpenAPI document.
 pub type SchemaFn = fn(&mut SchemaGenerator) -> schemars::Schema;
@@ -302,6 +304,8 @@ pub fn table() -> Vec<Route> {
     routes.extend(clusters::routes());
     routes.extend(charts::routes());
     routes.extend(values::routes());
+    routes.extend(releases::routes());
+    routes.extend(breakglass::routes());
     routes.extend(audit::routes());
     routes
 }

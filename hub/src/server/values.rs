@@ -67,7 +67,7 @@ pub(crate) struct TargetLocks(
 );
 
 impl TargetLocks {
-    async fn lock(&self, key: String) -> TargetGuard<'_> {
+    pub(crate) async fn lock(&self, key: String) -> TargetGuard<'_> {
         let m = {
             let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
             map.entry(key.clone()).or_default().clone()
@@ -81,7 +81,7 @@ impl TargetLocks {
     }
 }
 
-struct TargetGuard<'a> {
+pub(crate) struct TargetGuard<'a> {
     locks: &'a TargetLocks,
     key: String,
     _guard: tokio::sync::OwnedMutexGuard<()>,

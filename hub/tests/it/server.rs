@@ -36,7 +36,14 @@ struct Env {
     hub: Hub,
     _dir: tempfile::TempDir,
     tokens: BTreeMap<&'static str, String>,
+    ids: Ids,
+}
+
+/// Real objects the walk's paths name.
+struct Ids {
     decision: String,
+    release: String,
+    session: String,
 }
 
 fn engine() -> Engine {
@@ -279,6 +286,22 @@ async fn setup() -> Env {
     )
     .await;
     let decision = v["decision"]["id"].as_str().unwrap().to_owned();
+    ok(&app, Method::POST, "/api/v2/approval-policies", o, json!({"name": "prod-one", "scope": {"environment": ["production"]}, "quorum": 1})).await;
+    ok(&app, Method::POST, "/api/v2/freezes", o, json!({"name": "new-year", "reason": "Year-end", "start": "2030-12-31T00:00:00Z", "end": "2031-01-02T00:00:00Z"})).await;
+    let rel = ok(
+        &app,
+        Method::POST,
+        "/api/v2/projects/shop/releases",
+        o,
+        json!({"title": "First"}),
+    )
+    .await;
+    let session = ok(&app, Method::POST, "/api/v2/breakglass", o, json!({"project": "shop", "environment": "production", "justification": "P2: checkout errors after the last deploy; rolling back", "severity": "P2", "durationMinutes": 30})).await;
+    let ids = Ids {
+        decision,
+        release: rel["id"].as_str().unwrap().to_owned(),
+        session: session["id"].as_str().unwrap().to_owned(),
+    };
     let other = hub
         .store
         .write(|tx| identity_admin::create_org(tx, "other", "eve"))
@@ -290,13 +313,13 @@ async fn setup() -> Env {
         hub,
         _dir: dir,
         tokens,
-        decision,
+        ids,
     }
 }
 
 /// The name each path parameter takes in the walk: a real object, or `ghost` for mutating
 /// routes so that a permitted request stops at 404 and changes nothing.
-fn fill(path: &str, real: bool, decision: &str) -> String {
+fn fill(path: &str, real: bool, ids: &Ids) -> String {
     let segs: Vec<&str> = path.split('/').collect();
     let mut out = Vec::new();
     for (i, seg) in segs.iter().enumerate() {
@@ -317,13 +340,18 @@ fn fill(path: &str, real: bool, decision: &str) -> String {
                 "projects" => "shop",
                 "workloads" => "api",
                 "bindings" => "extras",
+                "approval-policies" => "prod-one",
+                "freezes" => "new-year",
                 p => panic!("no fixture for {{name}} after {p} in {path}"),
             }
             .to_owned(),
             "{member}" => if real { "dev" } else { "ghost" }.to_owned(),
             "{token}" => "tok_ghost".to_owned(),
             "{version}" => "1.0.0".to_owned(),
-            "{id}" => decision.to_owned(),
+            "{id}" => ids.decision.clone(),
+            "{release}" if real => ids.release.clone(),
+            "{session}" if real => ids.session.clone(),
+            "{release}" | "{session}" => "ghost".to_owned(),
             s if s.starts_with('{') => panic!("no fixture for {s} in {path}"),
             s => s.to_owned(),
         };
@@ -362,7 +390,7 @@ async fn every_route_checks_identity_role_and_organization() {
         let mutating = r.method != Method::GET;
         let body = mutating.then(|| b"[]".to_vec());
         // No credentials: 401 everywhere but the public routes.
-        let path = fill(&r.path, !mutating, &env.decision);
+        let path = fill(&r.path, !mutating, &env.ids);
         let (s, j) = call(&env.app, r.method.clone(), &path, None, body.clone(), &[]).await;
         if r.need == Need::Public {
             assert_eq!(s, StatusCode::OK, "{} {path}: {j}", r.method);
@@ -441,7 +469,7 @@ async fn every_route_checks_identity_role_and_organization() {
         }
 
         // Another organization's owner: objects of `default` do not exist for them.
-        let real = fill(&r.path, true, &env.decision);
+        let real = fill(&r.path, true, &env.ids);
         let (s, j) = call(
             &env.app,
             r.method.clone(),

@@ -108,4 +108,75 @@ CREATE TABLE audit_heads (
     hash        TEXT NOT NULL
 );
 "#,
+    // 2: releases, their timeline and approvals, the deployed state, break-glass sessions.
+    r#"
+CREATE TABLE releases (
+    id           TEXT PRIMARY KEY,
+    org_id       TEXT NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
+    project_id   TEXT NOT NULL REFERENCES resources(id) ON DELETE CASCADE,
+    number       INTEGER NOT NULL,
+    title        TEXT NOT NULL,
+    description  TEXT,
+    state        TEXT NOT NULL CHECK (state IN ('draft', 'pending_approval', 'approved',
+                 'deploying', 'deployed', 'rejected', 'cancelled', 'failed')),
+    requester_id TEXT NOT NULL,
+    requester    TEXT NOT NULL,
+    auto_deploy  INTEGER NOT NULL DEFAULT 0,
+    changes      TEXT NOT NULL CHECK (json_valid(changes)),
+    targets      TEXT NOT NULL CHECK (json_valid(targets)),
+    gate         TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(gate)),
+    created_at   TEXT NOT NULL,
+    updated_at   TEXT NOT NULL,
+    UNIQUE (project_id, number)
+);
+CREATE INDEX releases_by_state ON releases (org_id, state);
+CREATE TABLE release_events (
+    release_id   TEXT NOT NULL REFERENCES releases(id) ON DELETE CASCADE,
+    seq          INTEGER NOT NULL,
+    at           TEXT NOT NULL,
+    actor        TEXT NOT NULL,
+    event        TEXT NOT NULL,
+    from_state   TEXT,
+    to_state     TEXT,
+    decision_ids TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(decision_ids)),
+    note         TEXT,
+    PRIMARY KEY (release_id, seq)
+);
+CREATE TABLE approvals (
+    release_id   TEXT NOT NULL REFERENCES releases(id) ON DELETE CASCADE,
+    user_id      TEXT NOT NULL,
+    user_name    TEXT NOT NULL,
+    comment      TEXT,
+    at           TEXT NOT NULL,
+    decision_id  TEXT NOT NULL,
+    PRIMARY KEY (release_id, user_id)
+);
+CREATE TABLE deployed_values (
+    workload_id  TEXT NOT NULL REFERENCES resources(id) ON DELETE CASCADE,
+    environment  TEXT NOT NULL DEFAULT '',
+    tenant       TEXT NOT NULL DEFAULT '',
+    doc          TEXT NOT NULL CHECK (json_valid(doc)),
+    release_id   TEXT NOT NULL,
+    deployed_at  TEXT NOT NULL,
+    PRIMARY KEY (workload_id, environment, tenant)
+);
+CREATE TABLE breakglass_sessions (
+    id            TEXT PRIMARY KEY,
+    org_id        TEXT NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
+    user_id       TEXT NOT NULL,
+    user_name     TEXT NOT NULL,
+    project       TEXT,
+    environment   TEXT,
+    workload      TEXT,
+    justification TEXT NOT NULL,
+    severity      TEXT NOT NULL,
+    opened_at     TEXT NOT NULL,
+    expires_at    TEXT NOT NULL,
+    closed_at     TEXT,
+    close_note    TEXT,
+    decision_id   TEXT NOT NULL,
+    actions       TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(actions))
+);
+CREATE INDEX breakglass_by_user ON breakglass_sessions (org_id, user_id);
+"#,
 ];

@@ -10,6 +10,7 @@
 
 mod audit;
 mod migrations;
+mod releases;
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -19,6 +20,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use serde_json::Value as Json;
 
 pub use audit::{AuditEntry, AuditFilter, AuditRecord, VerifyReport};
+pub use releases::{ApprovalRecord, ReleaseEvent, ReleaseRecord, SessionRecord};
 
 /// What can go wrong in the store.
 #[derive(Debug, thiserror::Error)]
