@@ -284,11 +284,17 @@ fn pending(tx: &Tx<'_>, org_id: &str, p: &Resource) -> ApiResult<Vec<Pending>> {
     for w in tx.resources(org_id, Some(&p.id), "workload")? {
         let mut levels = tx.values_levels(&w.id)?;
         if !levels.iter().any(|(e, t, _)| e.is_empty() && t.is_empty()) {
-            // Never edited: the workload's own default values are staged.
-            let defaults = w.spec.get("values").cloned().unwrap_or(json!({}));
-            levels.insert(0, (String::new(), String::new(), defaults));
+            levels.insert(0, (String::new(), String::new(), None));
         }
         for (environment, tenant, staged) in levels {
+            let staged = match staged {
+                Some(v) => v,
+                // Never edited: the workload's own default values are staged.
+                None if environment.is_empty() && tenant.is_empty() => {
+                    w.spec.get("values").cloned().unwrap_or(json!({}))
+                }
+                None => json!({}),
+            };
             let (deployed, base_release) = match tx.deployed_values(&w.id, &environment, &tenant)? {
                 Some((v, r)) => (v, Some(r)),
                 None => (json!({}), None),
@@ -871,7 +877,10 @@ async fn submit(
     note_of(bytes)?;
     let (name, id) = (param(&path, "project"), param(&path, "release"));
     let _lock = hub.targets.lock(format!("release:{id}")).await;
-    submit_locked(&hub, &caller, &name, &id).await?;
+    if let Err(e) = submit_locked(&hub, &caller, &name, &id).await {
+        audit_refusal(&hub, &caller, &name, &id, "release.submit.refused", &e).await;
+        return Err(e);
+    }
     Ok(AxumJson(reload(&hub, &caller, &name, &id).await?))
 }
 

@@ -2,6 +2,7 @@
 
 mod cli_reference;
 mod playground;
+mod releases;
 mod serve;
 mod server;
 

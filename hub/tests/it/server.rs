@@ -72,7 +72,7 @@ fn hub_at(dir: &std::path::Path) -> Hub {
     HubState::open(config, engine()).unwrap()
 }
 
-async fn call(
+pub(crate) async fn call(
     app: &Router,
     method: Method,
     path: &str,
@@ -100,7 +100,7 @@ async fn call(
     (status, json)
 }
 
-async fn ok(app: &Router, method: Method, path: &str, token: &str, body: Json) -> Json {
+pub(crate) async fn ok(app: &Router, method: Method, path: &str, token: &str, body: Json) -> Json {
     let (s, j) = call(
         app,
         method.clone(),
@@ -115,7 +115,7 @@ async fn ok(app: &Router, method: Method, path: &str, token: &str, body: Json) -
 }
 
 /// A chart archive as `helm package` makes it.
-fn chart_tgz(name: &str, version: &str) -> Vec<u8> {
+pub(crate) fn chart_tgz(name: &str, version: &str) -> Vec<u8> {
     let mut tar = tar::Builder::new(flate2::write::GzEncoder::new(
         Vec::new(),
         flate2::Compression::default(),
@@ -286,7 +286,14 @@ async fn setup() -> Env {
     )
     .await;
     let decision = v["decision"]["id"].as_str().unwrap().to_owned();
-    ok(&app, Method::POST, "/api/v2/approval-policies", o, json!({"name": "prod-one", "scope": {"environment": ["production"]}, "quorum": 1})).await;
+    ok(
+        &app,
+        Method::POST,
+        "/api/v2/approval-policies",
+        o,
+        json!({"name": "prod-one", "scope": {"environment": ["production"]}, "quorum": 1}),
+    )
+    .await;
     ok(&app, Method::POST, "/api/v2/freezes", o, json!({"name": "new-year", "reason": "Year-end", "start": "2030-12-31T00:00:00Z", "end": "2031-01-02T00:00:00Z"})).await;
     let rel = ok(
         &app,

@@ -417,14 +417,15 @@ impl Tx<'_> {
         Ok(())
     }
 
-    /// Every level of a workload that has staged values: (environment, tenant, values).
+    /// Every level of a workload with staged or deployed values: (environment, tenant, the
+    /// staged values if any).
     pub fn values_levels(
         &self,
         workload_id: &str,
-    ) -> Result<Vec<(String, String, Json)>, StoreError> {
+    ) -> Result<Vec<(String, String, Option<Json>)>, StoreError> {
         let mut stmt = self.conn.prepare(
             "SELECT environment, tenant, doc FROM values_overrides WHERE workload_id = ?1
-             UNION
+             UNION ALL
              SELECT environment, tenant, NULL FROM deployed_values d WHERE workload_id = ?1
                AND NOT EXISTS (SELECT 1 FROM values_overrides v WHERE v.workload_id = d.workload_id
                                AND v.environment = d.environment AND v.tenant = d.tenant)
@@ -439,11 +440,7 @@ impl Tx<'_> {
         })?;
         rows.map(|row| {
             let (e, t, doc) = row?;
-            let doc = match doc {
-                Some(d) => parse_json(&d)?,
-                None => Json::Object(Default::default()),
-            };
-            Ok((e, t, doc))
+            Ok((e, t, doc.as_deref().map(parse_json).transpose()?))
         })
         .collect()
     }

@@ -1,0 +1,776 @@
+//! Governed releases in process, with the built-in policy library and its plugins deciding:
+//! pending changes to deployed under approval policies, freezes and break-glass, the refusals
+//! of bad steps, and concurrent approvals.
+
+use std::collections::BTreeMap;
+
+use axum::Router;
+use axum::http::{Method, StatusCode};
+use gatehouse::server::{Hub, HubConfig, HubState, app, identity_admin, verify_audit};
+use gatehouse_engine::{Bundle, Engine, EngineOptions, LoadOptions};
+use serde_json::{Value as Json, json};
+
+use super::server::{call, chart_tgz, ok};
+
+struct Env {
+    app: Router,
+    hub: Hub,
+    _dir: tempfile::TempDir,
+    tokens: BTreeMap<String, String>,
+}
+
+impl Env {
+    async fn send(&self, who: &str, method: Method, path: &str, body: Json) -> (StatusCode, Json) {
+        let body = (method != Method::GET).then(|| body.to_string().into_bytes());
+        call(&self.app, method, path, Some(&self.tokens[who]), body, &[]).await
+    }
+
+    async fn ok(&self, who: &str, method: Method, path: &str, body: Json) -> Json {
+        ok(&self.app, method, path, &self.tokens[who], body).await
+    }
+
+    async fn audit_count(&self) -> usize {
+        let (s, j) = self
+            .send(
+                "owner",
+                Method::GET,
+                "/api/v2/audit?limit=1000",
+                json!(null),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{j}");
+        j["items"].as_array().unwrap().len()
+    }
+}
+
+/// The built-in library with its plugins, as `gatehouse serve` runs it.
+fn library() -> Engine {
+    let bundle = Bundle::from_files(gatehouse_policies::files(false), LoadOptions::default())
+        .expect("the library loads");
+    Engine::compile(bundle, None, EngineOptions::default()).expect("the library compiles")
+}
+
+/// An organization with a project `shop` deploying workload `checkout` to `production`, and
+/// people: `owner`; `alice` and `bob` (team backend), `carol` (team platform), `sam` (an
+/// operator in team sre); backend and sre may release, everyone in the three teams approve.
+async fn setup(extra_backend: &[&str]) -> Env {
+    let dir = tempfile::tempdir().unwrap();
+    let config = HubConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: dir.path().to_path_buf(),
+        agent_address: "hub.example:8443".into(),
+        agent_chart: "gatehouse/gatehouse-agent".into(),
+        max_body_bytes: 1 << 20,
+        playground: false,
+    };
+    let hub = HubState::open(config, library()).unwrap();
+    let owner = hub
+        .store
+        .write(|tx| identity_admin::create_org(tx, "acme", "owner"))
+        .unwrap();
+    let app = app(hub.clone());
+    let mut tokens = BTreeMap::new();
+    tokens.insert("owner".to_owned(), owner.clone());
+    let o = owner.as_str();
+    let mut people: Vec<(&str, &str)> = vec![
+        ("alice", "member"),
+        ("bob", "member"),
+        ("carol", "member"),
+        ("sam", "operator"),
+        ("dave", "member"),
+    ];
+    people.extend(extra_backend.iter().map(|n| (*n, "member")));
+    for (name, role) in people {
+        let j = ok(
+            &app,
+            Method::POST,
+            "/api/v2/members",
+            o,
+            json!({"name": name, "role": role}),
+        )
+        .await;
+        tokens.insert(
+            name.to_owned(),
+            j["token"]["secret"].as_str().unwrap().to_owned(),
+        );
+    }
+    ok(
+        &app,
+        Method::POST,
+        "/api/v2/environments",
+        o,
+        json!({"name": "production", "rank": 30}),
+    )
+    .await;
+    ok(
+        &app,
+        Method::POST,
+        "/api/v2/clusters",
+        o,
+        json!({"name": "prod-eu", "labels": {"tier": "production"}}),
+    )
+    .await;
+    ok(
+        &app,
+        Method::POST,
+        "/api/v2/charts",
+        o,
+        json!({"name": "web"}),
+    )
+    .await;
+    let (s, j) = call(
+        &app,
+        Method::POST,
+        "/api/v2/charts/web/versions",
+        Some(o),
+        Some(chart_tgz("web", "1.0.0")),
+        &[("content-type", "application/gzip")],
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{j}");
+    ok(
+        &app,
+        Method::POST,
+        "/api/v2/projects",
+        o,
+        json!({"name": "shop"}),
+    )
+    .await;
+    ok(
+        &app,
+        Method::POST,
+        "/api/v2/projects/shop/environments",
+        o,
+        json!({"name": "production", "cluster": "prod-eu"}),
+    )
+    .await;
+    ok(&app, Method::POST, "/api/v2/projects/shop/workloads", o, json!({"name": "checkout", "chart": "web", "chartVersion": "1.0.0", "values": {"image": {"tag": "1.0.0"}, "replicas": 2}})).await;
+    let mut backend = vec!["alice", "bob"];
+    backend.extend(extra_backend);
+    let grants = json!({"shop": ["write", "release", "approve"]});
+    ok(
+        &app,
+        Method::POST,
+        "/api/v2/teams",
+        o,
+        json!({"name": "backend", "members": backend, "grants": grants}),
+    )
+    .await;
+    ok(
+        &app,
+        Method::POST,
+        "/api/v2/teams",
+        o,
+        json!({"name": "platform", "members": ["carol"], "grants": {"shop": ["approve"]}}),
+    )
+    .await;
+    ok(
+        &app,
+        Method::POST,
+        "/api/v2/teams",
+        o,
+        json!({"name": "sre", "members": ["sam"], "grants": grants}),
+    )
+    .await;
+    Env {
+        app,
+        hub,
+        _dir: dir,
+        tokens,
+    }
+}
+
+async fn stage(env: &Env, who: &str, values: Json) {
+    env.ok(
+        who,
+        Method::PUT,
+        "/api/v2/projects/shop/workloads/checkout/values?environment=production",
+        values,
+    )
+    .await;
+}
+
+fn intact(env: &Env) -> bool {
+    verify_audit(&env.hub.store)
+        .unwrap()
+        .iter()
+        .all(|r| r.problem.is_none())
+}
+
+fn events(release: &Json) -> Vec<String> {
+    release["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn waiting(release: &Json) -> Vec<String> {
+    release["gate"]["requirements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["satisfied"] == false)
+        .map(|r| r["message"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_release_goes_from_pending_changes_to_deployed_under_its_approval_policy() {
+    let env = setup(&[]).await;
+    env.ok(
+        "owner",
+        Method::POST,
+        "/api/v2/approval-policies",
+        json!({
+            "name": "production-two-teams",
+            "scope": {"environment": ["production"]},
+            "quorum": 2,
+            "distinctTeams": 2,
+            "eligible": {"teams": ["backend", "platform", "sre"]},
+        }),
+    )
+    .await;
+
+    // Nothing deployed yet: the workload's defaults are pending; then a staged edit.
+    stage(&env, "alice", json!({"image": {"tag": "1.1.0"}})).await;
+    let pending = env
+        .ok(
+            "alice",
+            Method::GET,
+            "/api/v2/projects/shop/changes",
+            json!(null),
+        )
+        .await;
+    let levels = pending["items"].as_array().unwrap();
+    assert_eq!(levels.len(), 2, "{pending}");
+    assert!(levels.iter().any(|l| l["environment"] == "production"
+        && l["changes"][0]["path"] == "image"
+        && l["changes"][0]["after"] == json!({"tag": "1.1.0"})));
+
+    let rel = env
+        .ok(
+            "alice",
+            Method::POST,
+            "/api/v2/projects/shop/releases",
+            json!({"title": "checkout 1.1.0", "submit": true}),
+        )
+        .await;
+    let path = format!(
+        "/api/v2/projects/shop/releases/{}",
+        rel["id"].as_str().unwrap()
+    );
+    assert_eq!(rel["state"], "pending_approval", "{rel}");
+    assert_eq!(rel["number"], 1);
+    assert_eq!(events(&rel), ["created", "submitted"]);
+    let w = waiting(&rel);
+    assert!(w.iter().any(|m| m.contains("0 of 2")), "{w:?}");
+
+    // The requester cannot approve their own release; the refusal is audited.
+    let before = env.audit_count().await;
+    let (s, j) = env
+        .send("alice", Method::POST, &format!("{path}/approve"), json!({}))
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{j}");
+    assert_eq!(j["error"]["code"], "approval_refused");
+    assert!(
+        j["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("requester"),
+        "{j}"
+    );
+    assert_eq!(env.audit_count().await, before + 1);
+
+    // Bob (backend) approves: 1 of 2, and a team other than backend is still needed.
+    let r = env
+        .ok(
+            "bob",
+            Method::POST,
+            &format!("{path}/approve"),
+            json!({"comment": "LGTM"}),
+        )
+        .await;
+    assert_eq!(r["state"], "pending_approval");
+    let w = waiting(&r);
+    assert!(w.iter().any(|m| m.contains("1 of 2")), "{w:?}");
+    assert!(w.iter().any(|m| m.contains("backend")), "{w:?}");
+    // Twice is once.
+    let (s, j) = env
+        .send("bob", Method::POST, &format!("{path}/approve"), json!({}))
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{j}");
+    assert_eq!(j["error"]["code"], "already_approved_by_you");
+
+    // Deploying before approval is refused and changes nothing.
+    let (s, j) = env
+        .send("alice", Method::POST, &format!("{path}/deploy"), json!({}))
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{j}");
+    assert_eq!(j["error"]["code"], "not_approved");
+
+    // Carol (platform) completes it.
+    let r = env
+        .ok("carol", Method::POST, &format!("{path}/approve"), json!({}))
+        .await;
+    assert_eq!(r["state"], "approved", "{r}");
+    assert!(waiting(&r).is_empty());
+    let r = env
+        .ok("alice", Method::POST, &format!("{path}/deploy"), json!({}))
+        .await;
+    assert_eq!(r["state"], "deployed", "{r}");
+    assert_eq!(
+        events(&r),
+        [
+            "created",
+            "submitted",
+            "approval",
+            "approval",
+            "approved",
+            "deploying",
+            "deployed"
+        ]
+    );
+    assert_eq!(r["approvals"].as_array().unwrap().len(), 2);
+    // Every step names the decisions behind it, and they are stored.
+    let last = r["timeline"].as_array().unwrap().last().unwrap().clone();
+    let id = last["decisions"][0].as_str().unwrap();
+    let d = env
+        .ok(
+            "owner",
+            Method::GET,
+            &format!("/api/v2/decisions/{id}"),
+            json!(null),
+        )
+        .await;
+    assert_eq!(d["decision"]["outcome"], "allow");
+    assert_eq!(d["effect"]["release"], r["id"]);
+
+    // Nothing is pending any more; a further step on the deployed release is refused.
+    let pending = env
+        .ok(
+            "alice",
+            Method::GET,
+            "/api/v2/projects/shop/changes",
+            json!(null),
+        )
+        .await;
+    assert_eq!(pending["items"], json!([]));
+    let (s, j) = env
+        .send(
+            "alice",
+            Method::POST,
+            "/api/v2/projects/shop/releases",
+            json!({"title": "again"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT);
+    assert_eq!(j["error"]["code"], "nothing_to_release");
+    let (s, j) = env
+        .send("carol", Method::POST, &format!("{path}/approve"), json!({}))
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT);
+    assert_eq!(j["error"]["code"], "already_deployed");
+    assert!(intact(&env));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn approvals_of_people_no_longer_eligible_stop_counting() {
+    let env = setup(&[]).await;
+    env.ok(
+        "owner",
+        Method::POST,
+        "/api/v2/approval-policies",
+        json!({
+            "name": "one-platform", "quorum": 1, "eligible": {"teams": ["platform"]},
+        }),
+    )
+    .await;
+    stage(&env, "alice", json!({"replicas": 3})).await;
+    let rel = env
+        .ok(
+            "alice",
+            Method::POST,
+            "/api/v2/projects/shop/releases",
+            json!({"title": "scale", "submit": true}),
+        )
+        .await;
+    let path = format!(
+        "/api/v2/projects/shop/releases/{}",
+        rel["id"].as_str().unwrap()
+    );
+    // Bob is not in platform: the engine refuses his approval.
+    let (s, j) = env
+        .send("bob", Method::POST, &format!("{path}/approve"), json!({}))
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{j}");
+    assert_eq!(j["error"]["code"], "approval_refused");
+    let r = env
+        .ok("carol", Method::POST, &format!("{path}/approve"), json!({}))
+        .await;
+    assert_eq!(r["state"], "approved");
+    // Carol leaves platform before the deploy: the deploy gate no longer counts her.
+    env.ok(
+        "owner",
+        Method::PATCH,
+        "/api/v2/teams/platform",
+        json!({"members": []}),
+    )
+    .await;
+    let (s, j) = env
+        .send("alice", Method::POST, &format!("{path}/deploy"), json!({}))
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{j}");
+    assert_eq!(j["error"]["code"], "not_approved");
+    let r = env.ok("alice", Method::GET, &path, json!(null)).await;
+    assert_eq!(r["state"], "pending_approval");
+    assert_eq!(events(&r).last().unwrap(), "approval_lapsed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_steps_are_refused_audited_and_change_nothing() {
+    let env = setup(&[]).await;
+    env.ok(
+        "owner",
+        Method::POST,
+        "/api/v2/approval-policies",
+        json!({"name": "one", "quorum": 1}),
+    )
+    .await;
+    stage(&env, "alice", json!({"replicas": 4})).await;
+    let rel = env
+        .ok(
+            "alice",
+            Method::POST,
+            "/api/v2/projects/shop/releases",
+            json!({"title": "scale"}),
+        )
+        .await;
+    let path = format!(
+        "/api/v2/projects/shop/releases/{}",
+        rel["id"].as_str().unwrap()
+    );
+    assert_eq!(rel["state"], "draft");
+
+    let cases: Vec<(&str, String, Json, &str)> = vec![
+        ("bob", format!("{path}/approve"), json!({}), "not_submitted"),
+        (
+            "alice",
+            format!("{path}/deploy"),
+            json!({}),
+            "not_submitted",
+        ),
+        (
+            "alice",
+            format!("{path}/cancel"),
+            json!({"comment": "not now"}),
+            "",
+        ),
+        (
+            "bob",
+            format!("{path}/approve"),
+            json!({}),
+            "release_closed",
+        ),
+        (
+            "alice",
+            format!("{path}/deploy"),
+            json!({}),
+            "release_closed",
+        ),
+        (
+            "alice",
+            format!("{path}/submit"),
+            json!({}),
+            "release_closed",
+        ),
+    ];
+    for (who, url, body, code) in cases {
+        let before = env.audit_count().await;
+        let (s, j) = env.send(who, Method::POST, &url, body).await;
+        if code.is_empty() {
+            assert_eq!(s, StatusCode::OK, "{url}: {j}");
+            continue;
+        }
+        assert_eq!(s, StatusCode::CONFLICT, "{url}: {j}");
+        assert_eq!(j["error"]["code"], code, "{url}: {j}");
+        assert!(!j["error"]["hint"].as_str().unwrap().is_empty());
+        assert_eq!(
+            env.audit_count().await,
+            before + 1,
+            "{url}: the refusal is audited"
+        );
+    }
+    let r = env.ok("alice", Method::GET, &path, json!(null)).await;
+    assert_eq!(r["state"], "cancelled");
+    assert_eq!(events(&r), ["created", "cancelled"]);
+
+    // A member without the approve grant is not permitted at all (403, not a gate).
+    let (s, j) = env
+        .send("dave", Method::POST, &format!("{path}/approve"), json!({}))
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{j}");
+    assert_eq!(j["error"]["code"], "forbidden");
+
+    // Break-glass without a justification: refused by the policy, audited, no session.
+    let before = env.audit_count().await;
+    let (s, j) = env
+        .send(
+            "sam",
+            Method::POST,
+            "/api/v2/breakglass",
+            json!({"environment": "production", "severity": "P1"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{j}");
+    assert_eq!(j["error"]["code"], "policy_denied");
+    assert!(
+        j["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("justification"),
+        "{j}"
+    );
+    assert_eq!(env.audit_count().await, before + 1);
+    let sessions = env
+        .ok("owner", Method::GET, "/api/v2/breakglass", json!(null))
+        .await;
+    assert_eq!(sessions["items"], json!([]));
+    // A release scoped to something that is not in the project names the field.
+    let (s, j) = env
+        .send(
+            "alice",
+            Method::POST,
+            "/api/v2/projects/shop/releases",
+            json!({"title": "x", "environments": ["mars"]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert_eq!(j["error"]["detail"]["path"], "environments[0]");
+    assert!(intact(&env));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_freeze_blocks_until_a_break_glass_session_lifts_it_and_the_session_is_sealed() {
+    let env = setup(&[]).await;
+    let start = chrono::Utc::now() - chrono::Duration::hours(1);
+    let end = chrono::Utc::now() + chrono::Duration::hours(5);
+    env.ok(
+        "owner",
+        Method::POST,
+        "/api/v2/freezes",
+        json!({
+            "name": "maintenance",
+            "reason": "Database maintenance",
+            "scope": {"environment": ["production"]},
+            "start": start.to_rfc3339(),
+            "end": end.to_rfc3339(),
+        }),
+    )
+    .await;
+    stage(&env, "sam", json!({"image": {"tag": "1.0.1"}})).await;
+    // The freeze blocks the release, says when it ends and names the way around.
+    let (s, j) = env
+        .send(
+            "sam",
+            Method::POST,
+            "/api/v2/projects/shop/releases",
+            json!({"title": "hotfix"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{j}");
+    assert_eq!(j["error"]["code"], "frozen");
+    assert!(
+        j["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("maintenance"),
+        "{j}"
+    );
+    assert!(
+        j["error"]["hint"].as_str().unwrap().contains("break-glass"),
+        "{j}"
+    );
+    assert!(
+        j["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains(&end.format("%Y-%m-%d").to_string()),
+        "the message says when the window ends: {j}"
+    );
+
+    // Sam opens a session for production/checkout and releases within it.
+    let session = env
+        .ok("sam", Method::POST, "/api/v2/breakglass", json!({
+            "project": "shop", "environment": "production", "workload": "checkout",
+            "justification": "P1: checkout returns 500 for 40% of requests since 14:35; rolling forward the fix",
+            "severity": "P1", "durationMinutes": 30,
+        }))
+        .await;
+    assert_eq!(session["state"], "live");
+    let rel = env
+        .ok(
+            "sam",
+            Method::POST,
+            "/api/v2/projects/shop/releases",
+            json!({"title": "hotfix", "submit": true}),
+        )
+        .await;
+    assert_eq!(rel["state"], "approved", "{rel}");
+    let path = format!(
+        "/api/v2/projects/shop/releases/{}",
+        rel["id"].as_str().unwrap()
+    );
+    let r = env
+        .ok("sam", Method::POST, &format!("{path}/deploy"), json!({}))
+        .await;
+    assert_eq!(r["state"], "deployed", "{r}");
+    let deployed = r["timeline"].as_array().unwrap().last().unwrap().clone();
+    assert!(
+        deployed["note"]
+            .as_str()
+            .unwrap()
+            .contains(session["id"].as_str().unwrap()),
+        "the deploy is marked with the session: {deployed}"
+    );
+    // Someone else is still frozen out.
+    stage(&env, "alice", json!({"image": {"tag": "1.0.2"}})).await;
+    let (s, j) = env
+        .send(
+            "alice",
+            Method::POST,
+            "/api/v2/projects/shop/releases",
+            json!({"title": "other"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{j}");
+    assert_eq!(j["error"]["code"], "frozen");
+
+    // Closing needs a note; then the session, with what was done under it, is sealed.
+    let url = format!(
+        "/api/v2/breakglass/{}/close",
+        session["id"].as_str().unwrap()
+    );
+    let (s, j) = env
+        .send("sam", Method::POST, &url, json!({"note": " "}))
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{j}");
+    let closed = env
+        .ok(
+            "sam",
+            Method::POST,
+            &url,
+            json!({"note": "Fix deployed; error rate back to baseline."}),
+        )
+        .await;
+    assert_eq!(closed["state"], "closed");
+    assert!(
+        !closed["actions"].as_array().unwrap().is_empty(),
+        "{closed}"
+    );
+    let audit = env
+        .ok(
+            "owner",
+            Method::GET,
+            "/api/v2/audit?action=breakglass.close",
+            json!(null),
+        )
+        .await;
+    let seal = &audit["items"][0];
+    assert_eq!(
+        seal["after"]["note"],
+        "Fix deployed; error rate back to baseline."
+    );
+    assert_eq!(seal["after"]["actions"], closed["actions"]);
+    // After closing, the freeze applies to Sam again.
+    let (s, j) = env
+        .send(
+            "sam",
+            Method::POST,
+            "/api/v2/projects/shop/releases",
+            json!({"title": "more"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{j}");
+    assert_eq!(j["error"]["code"], "frozen");
+    assert!(intact(&env));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_simultaneous_approvals_make_one_transition_and_one_deploy() {
+    let approvers: Vec<String> = (0..50).map(|i| format!("approver-{i}")).collect();
+    let names: Vec<&str> = approvers.iter().map(String::as_str).collect();
+    let env = setup(&names).await;
+    env.ok(
+        "owner",
+        Method::POST,
+        "/api/v2/approval-policies",
+        json!({"name": "two", "quorum": 2}),
+    )
+    .await;
+    stage(&env, "alice", json!({"replicas": 5})).await;
+    let rel = env
+        .ok(
+            "alice",
+            Method::POST,
+            "/api/v2/projects/shop/releases",
+            json!({"title": "scale", "submit": true, "autoDeploy": true}),
+        )
+        .await;
+    assert_eq!(rel["state"], "pending_approval");
+    let path = format!(
+        "/api/v2/projects/shop/releases/{}",
+        rel["id"].as_str().unwrap()
+    );
+    let mut tasks = Vec::new();
+    for name in &approvers {
+        let (app, token, url) = (
+            env.app.clone(),
+            env.tokens[name].clone(),
+            format!("{path}/approve"),
+        );
+        tasks.push(tokio::spawn(async move {
+            call(
+                &app,
+                Method::POST,
+                &url,
+                Some(&token),
+                Some(b"{}".to_vec()),
+                &[],
+            )
+            .await
+        }));
+    }
+    let mut admitted = 0;
+    for t in tasks {
+        let (s, j) = t.await.unwrap();
+        match s {
+            StatusCode::OK => admitted += 1,
+            StatusCode::CONFLICT => {
+                let code = j["error"]["code"].as_str().unwrap();
+                assert!(
+                    ["already_approved", "already_deployed", "release_busy"].contains(&code),
+                    "{j}"
+                );
+            }
+            other => panic!("unexpected {other}: {j}"),
+        }
+    }
+    assert_eq!(admitted, 2, "exactly the quorum's approvals are admitted");
+    let r = env.ok("alice", Method::GET, &path, json!(null)).await;
+    assert_eq!(r["state"], "deployed");
+    let e = events(&r);
+    assert_eq!(e.iter().filter(|x| *x == "approved").count(), 1, "{e:?}");
+    assert_eq!(e.iter().filter(|x| *x == "deployed").count(), 1, "{e:?}");
+    let deploys = env
+        .ok(
+            "owner",
+            Method::GET,
+            "/api/v2/audit?action=release.deploy",
+            json!(null),
+        )
+        .await;
+    assert_eq!(deploys["items"].as_array().unwrap().len(), 1, "{deploys}");
+    assert!(intact(&env));
+}
