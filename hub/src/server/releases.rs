@@ -1184,6 +1184,28 @@ async fn audit_refusal(
     .await;
 }
 
+/// A step that closes a release: where it may start, where it ends, what it is called.
+struct Closing {
+    from: &'static [&'static str],
+    to: &'static str,
+    doing: &'static str,
+    audit: &'static str,
+}
+
+const REJECT: Closing = Closing {
+    from: &[state::PENDING],
+    to: state::REJECTED,
+    doing: "be rejected",
+    audit: "release.reject",
+};
+
+const CANCEL: Closing = Closing {
+    from: &[state::DRAFT, state::PENDING, state::APPROVED],
+    to: state::CANCELLED,
+    doing: "be cancelled",
+    audit: "release.cancel",
+};
+
 async fn reject(
     State(hub): State<Hub>,
     Extension(caller): Extension<Caller>,
@@ -1191,17 +1213,7 @@ async fn reject(
     bytes: Result<Bytes, BytesRejection>,
 ) -> ApiResult<AxumJson<ReleaseView>> {
     let note = note_of(bytes)?;
-    close(
-        hub,
-        caller,
-        path,
-        note,
-        state::REJECTED,
-        &[state::PENDING],
-        "be rejected",
-        "release.reject",
-    )
-    .await
+    close(hub, caller, path, note, &REJECT).await
 }
 
 async fn cancel(
@@ -1211,17 +1223,7 @@ async fn cancel(
     bytes: Result<Bytes, BytesRejection>,
 ) -> ApiResult<AxumJson<ReleaseView>> {
     let note = note_of(bytes)?;
-    close(
-        hub,
-        caller,
-        path,
-        note,
-        state::CANCELLED,
-        &[state::DRAFT, state::PENDING, state::APPROVED],
-        "be cancelled",
-        "release.cancel",
-    )
-    .await
+    close(hub, caller, path, note, &CANCEL).await
 }
 
 async fn close(
@@ -1229,10 +1231,7 @@ async fn close(
     caller: Caller,
     path: Params,
     note: StepNote,
-    to: &'static str,
-    from: &'static [&'static str],
-    doing: &'static str,
-    audit_action: &'static str,
+    step: &'static Closing,
 ) -> ApiResult<AxumJson<ReleaseView>> {
     let (name, id) = (param(&path, "project"), param(&path, "release"));
     let _lock = hub.targets.lock(format!("release:{id}")).await;
@@ -1241,10 +1240,10 @@ async fn close(
         &hub,
         move |tx| {
             let (_, rel) = load(tx, &c, &n, &i)?;
-            if !from.contains(&rel.state.as_str()) {
-                return Err(wrong_state(&rel, doing));
+            if !step.from.contains(&rel.state.as_str()) {
+                return Err(wrong_state(&rel, step.doing));
             }
-            if !tx.release_transition(&rel.id, &rel.state, to)? {
+            if !tx.release_transition(&rel.id, &rel.state, step.to)? {
                 return Err(ApiError::conflict(
                     "The release changed meanwhile.",
                     "Read it again.",
@@ -1253,8 +1252,8 @@ async fn close(
             tx.release_event(
                 &rel.id,
                 &c.actor(),
-                to,
-                Some((&rel.state, to)),
+                step.to,
+                Some((&rel.state, step.to)),
                 &[],
                 note.comment.as_deref(),
             )?;
@@ -1262,10 +1261,10 @@ async fn close(
                 &c.org.id,
                 &AuditEntry {
                     actor: c.actor(),
-                    action: audit_action.into(),
+                    action: step.audit.into(),
                     resource: format!("project/{n}/release/{}", rel.number),
                     before: Some(json!({"state": rel.state})),
-                    after: Some(json!({"state": to, "note": note.comment})),
+                    after: Some(json!({"state": step.to, "note": note.comment})),
                     decision_id: None,
                 },
             )?;
@@ -1275,15 +1274,8 @@ async fn close(
     )
     .await;
     if let Err(e) = done {
-        audit_refusal(
-            &hub,
-            &caller,
-            &name,
-            &id,
-            &format!("{audit_action}.refused"),
-            &e,
-        )
-        .await;
+        let refused = format!("{}.refused", step.audit);
+        audit_refusal(&hub, &caller, &name, &id, &refused, &e).await;
         return Err(e);
     }
     Ok(AxumJson(reload(&hub, &caller, &name, &id).await?))
@@ -1313,7 +1305,7 @@ async fn deploy_locked(hub: &Hub, caller: &Caller, name: &str, id: &str) -> ApiR
     }
     let (c, n) = (caller.clone(), name.to_owned());
     let v = verdict.clone();
-    let outcome = blocking(
+    blocking(
         hub,
         move |tx| {
             let resource = format!("project/{n}/release/{}", rel.number);
@@ -1409,6 +1401,5 @@ async fn deploy_locked(hub: &Hub, caller: &Caller, name: &str, id: &str) -> ApiR
         },
         true,
     )
-    .await?;
-    outcome
+    .await?
 }
