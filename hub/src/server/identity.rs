@@ -257,12 +257,12 @@ async fn features(State(hub): State<Hub>) -> AxumJson<Features> {
         "valuesGovernance",
         "chartRegistry",
         "clusterRegistration",
-    ];
-    let off = [
         "releases",
         "approvals",
         "freezes",
         "breakglass",
+    ];
+    let off = [
         "rollback",
         "promotion",
         "agentConnect",
