@@ -262,11 +262,7 @@ async fn features(State(hub): State<Hub>) -> AxumJson<Features> {
         "freezes",
         "breakglass",
     ];
-    let off = [
-        "rollback",
-        "promotion",
-        "agentConnect",
-    ];
+    let off = ["rollback", "promotion", "agentConnect"];
     let features = on
         .into_iter()
         .map(|f| (f.to_owned(), true))

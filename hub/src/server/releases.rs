@@ -21,8 +21,8 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json as AxumJson};
 use gatehouse_engine::Outcome;
 use gatehouse_engine::action::{
-    ACTION_VERSION, Action, ActionKind, Change, ClusterRef, Facts, Principal, Release, Scope,
-    Subject,
+    ACTION_VERSION, Action, ActionKind, Change, ClusterRef, Facts, Principal, Release, Rollback,
+    RollbackMode, Scope, Subject,
 };
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -74,6 +74,42 @@ pub(crate) struct CreateRelease {
     /// Deploy as soon as the release is approved.
     #[serde(default)]
     pub auto_deploy: bool,
+}
+
+/// A request to restore what an earlier release deployed.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(crate) struct CreateRollback {
+    /// The deployed release whose state is restored (its id).
+    pub to: String,
+    /// Title (default: "Roll back to #N").
+    #[serde(default)]
+    pub title: Option<String>,
+    /// Why.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Only these environments (empty: all).
+    #[serde(default)]
+    pub environments: Vec<String>,
+    /// Only these tenants (empty: all).
+    #[serde(default)]
+    pub tenants: Vec<String>,
+    /// Only these workloads: a service-scoped rollback (empty: full).
+    #[serde(default)]
+    pub workloads: Vec<String>,
+    /// Only show what would change; store nothing.
+    #[serde(default)]
+    pub preview: bool,
+    /// Submit for approval at once (default true).
+    #[serde(default = "yes")]
+    pub submit: bool,
+    /// Deploy as soon as approved.
+    #[serde(default)]
+    pub auto_deploy: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// A note with a step (approve, reject, cancel).
@@ -226,6 +262,16 @@ pub(crate) fn routes() -> Vec<Route> {
         .response(200, json::<ReleaseView>())
         .handler(deploy),
         route(
+            Method::POST,
+            format!("{base}/rollbacks"),
+            "releases.rollback",
+            Need::Project(Grant::Rollback),
+            "Restore what an earlier release deployed (full or per workload): a preview, or a new release decided as a rollback",
+        )
+        .request(json::<CreateRollback>())
+        .response(201, json::<ReleaseView>())
+        .handler(rollback),
+        route(
             Method::GET,
             "/api/v2/approvals",
             "approvals.inbox",
@@ -343,6 +389,44 @@ async fn changes(
     .await
 }
 
+/// Which levels a release or rollback covers: empty lists cover everything, and a
+/// workload-wide (or all-tenant) level is covered by any environment (or tenant) list.
+struct Selection<'a> {
+    environments: &'a [String],
+    tenants: &'a [String],
+    workloads: &'a [String],
+}
+
+impl Selection<'_> {
+    /// Each name must exist in the project; the error names the field.
+    fn check(&self, tx: &Tx<'_>, org_id: &str, p: &Resource) -> ApiResult<()> {
+        for (field, kind, names) in [
+            ("environments", "project_environment", self.environments),
+            ("tenants", "project_tenant", self.tenants),
+            ("workloads", "workload", self.workloads),
+        ] {
+            for (i, x) in names.iter().enumerate() {
+                if tx.resource(org_id, Some(&p.id), kind, x)?.is_none() {
+                    return Err(ApiError::invalid(
+                        format!("{field}[{i}]"),
+                        format!("`{x}` is not in project `{}`", p.name),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn covers(&self, workload: &str, environment: &str, tenant: &str) -> bool {
+        let within = |list: &[String], x: &str| {
+            x.is_empty() || list.is_empty() || list.iter().any(|l| l == x)
+        };
+        (self.workloads.is_empty() || self.workloads.iter().any(|w| w == workload))
+            && within(self.environments, environment)
+            && within(self.tenants, tenant)
+    }
+}
+
 // ----- scopes and actions -----
 
 /// The scopes a release reaches: each (environment, tenant, workload) its levels touch, a
@@ -433,6 +517,19 @@ fn release_subject(tx: &Tx<'_>, rel: &ReleaseRecord) -> ApiResult<Release> {
     })
 }
 
+/// A rollback as policies see it.
+fn rollback_subject(rel: &ReleaseRecord) -> Option<Rollback> {
+    let to = rel.rollback.get("to")?.as_str()?.to_owned();
+    let mode = match rel.rollback.get("mode").and_then(Json::as_str) {
+        Some("service") => RollbackMode::Service,
+        _ => RollbackMode::Full,
+    };
+    Some(Rollback {
+        target_release: to,
+        mode,
+    })
+}
+
 /// One action per scope the release reaches, with facts read now.
 fn release_actions(
     tx: &Tx<'_>,
@@ -450,10 +547,15 @@ fn release_actions(
         },
     )?;
     let release = release_subject(tx, rel)?;
+    let rollback = rollback_subject(rel);
     let time = now();
     Ok(scopes(tx, caller, p, &rel.targets)?
         .into_iter()
-        .map(|scope| action(caller, kind, scope, release.clone(), facts.clone(), &time))
+        .map(|scope| {
+            let mut a = action(caller, kind, scope, release.clone(), facts.clone(), &time);
+            a.subject.rollback = rollback.clone();
+            a
+        })
         .collect())
 }
 
@@ -653,29 +755,15 @@ async fn create(
         &hub,
         move |tx| {
             let p = project(tx, &c.org.id, &n)?;
-            for (field, kind, names) in [
-                ("environments", "project_environment", &r.environments),
-                ("tenants", "project_tenant", &r.tenants),
-                ("workloads", "workload", &r.workloads),
-            ] {
-                for (i, x) in names.iter().enumerate() {
-                    if tx.resource(&c.org.id, Some(&p.id), kind, x)?.is_none() {
-                        return Err(ApiError::invalid(
-                            format!("{field}[{i}]"),
-                            format!("`{x}` is not in project `{n}`"),
-                        ));
-                    }
-                }
-            }
+            let sel = Selection {
+                environments: &r.environments,
+                tenants: &r.tenants,
+                workloads: &r.workloads,
+            };
+            sel.check(tx, &c.org.id, &p)?;
             let chosen: Vec<Pending> = pending(tx, &c.org.id, &p)?
                 .into_iter()
-                .filter(|l| r.workloads.is_empty() || r.workloads.contains(&l.workload))
-                .filter(|l| {
-                    l.environment.is_empty()
-                        || r.environments.is_empty()
-                        || r.environments.contains(&l.environment)
-                })
-                .filter(|l| l.tenant.is_empty() || r.tenants.is_empty() || r.tenants.contains(&l.tenant))
+                .filter(|l| sel.covers(&l.workload, &l.environment, &l.tenant))
                 .collect();
             if chosen.is_empty() {
                 return Err(ApiError::new(
@@ -702,26 +790,51 @@ async fn create(
                 changes: serde_json::to_value(changes).map_err(ApiError::internal)?,
                 targets: Json::Array(chosen.iter().map(Pending::target).collect()),
                 gate: json!({}),
+                rollback: Json::Null,
                 created_at: at.clone(),
                 updated_at: at,
+                deployed_at: None,
             };
             Ok((p, rel))
         },
         false,
     )
     .await?;
+    open_release(&hub, &caller, &name, &p, rel, req.submit).await
+}
+
+/// Stores a new release (or rollback) once the engine allows its creation, submits it when
+/// asked, and answers with it. The create action is `release.create`, or `rollback`.
+async fn open_release(
+    hub: &Hub,
+    caller: &Caller,
+    name: &str,
+    p: &Resource,
+    rel: ReleaseRecord,
+    submit: bool,
+) -> ApiResult<Response> {
+    let kind = if rel.rollback.is_null() {
+        ActionKind::ReleaseCreate
+    } else {
+        ActionKind::Rollback
+    };
     let (c, pp, rr) = (caller.clone(), p.clone(), rel.clone());
     let actions = blocking(
-        &hub,
-        move |tx| release_actions(tx, &c, &pp, &rr, ActionKind::ReleaseCreate),
+        hub,
+        move |tx| release_actions(tx, &c, &pp, &rr, kind),
         false,
     )
     .await?;
-    let verdict = governance::decide_each(&hub, actions).await?;
-    let (c, n) = (caller.clone(), name.clone());
+    let verdict = governance::decide_each(hub, actions).await?;
+    let (c, n) = (caller.clone(), name.to_owned());
     let v = verdict.clone();
+    let what = if kind == ActionKind::Rollback {
+        "rollback"
+    } else {
+        "release.create"
+    };
     let stored = blocking(
-        &hub,
+        hub,
         move |tx| {
             let mut rel = rel;
             if v.outcome == Outcome::Deny {
@@ -730,7 +843,7 @@ async fn create(
                     &c.org.id,
                     &AuditEntry {
                         actor: c.actor(),
-                        action: "release.create.deny".into(),
+                        action: format!("{what}.deny"),
                         resource: format!("project/{n}/release"),
                         before: None,
                         after: Some(json!({"title": rel.title, "changes": rel.changes})),
@@ -746,10 +859,10 @@ async fn create(
                 &c.org.id,
                 &AuditEntry {
                     actor: c.actor(),
-                    action: "release.create".into(),
+                    action: what.into(),
                     resource: format!("project/{n}/release/{}", rel.number),
                     before: None,
-                    after: Some(json!({"id": rel.id, "title": rel.title, "changes": rel.changes})),
+                    after: Some(json!({"id": rel.id, "title": rel.title, "changes": rel.changes, "rollback": rel.rollback})),
                     decision_id: v.ids().first().cloned(),
                 },
             )?;
@@ -759,24 +872,174 @@ async fn create(
     )
     .await?;
     let Some(rel) = stored else {
-        return Err(denied(&verdict, "The release cannot be created"));
+        return Err(denied(
+            &verdict,
+            &format!(
+                "The {} cannot be created",
+                if kind == ActionKind::Rollback {
+                    "rollback"
+                } else {
+                    "release"
+                }
+            ),
+        ));
     };
     let id = rel.id.clone();
-    if req.submit {
+    if submit {
         let _lock = hub.targets.lock(format!("release:{id}")).await;
-        submit_locked(&hub, &caller, &name, &id).await?;
+        submit_locked(hub, caller, name, &id).await?;
     }
-    let (c, n) = (caller.clone(), name.clone());
-    let view = blocking(
+    let view = reload(hub, caller, name, &id).await?;
+    Ok((StatusCode::CREATED, AxumJson(view)).into_response())
+}
+
+async fn rollback(
+    State(hub): State<Hub>,
+    Extension(caller): Extension<Caller>,
+    path: Params,
+    bytes: Result<Bytes, BytesRejection>,
+) -> ApiResult<Response> {
+    let req: CreateRollback = parse_typed(body_json(bytes)?)?;
+    let name = param(&path, "project");
+    let _queued = hub
+        .targets
+        .lock(format!("{}/{name}/releases", caller.org.id))
+        .await;
+    let (c, n, r) = (caller.clone(), name.clone(), req.clone());
+    let (p, rel) = blocking(
         &hub,
         move |tx| {
-            let (_, rel) = load(tx, &c, &n, &id)?;
-            view(tx, &n, rel, true)
+            let p = project(tx, &c.org.id, &n)?;
+            let sel = Selection {
+                environments: &r.environments,
+                tenants: &r.tenants,
+                workloads: &r.workloads,
+            };
+            sel.check(tx, &c.org.id, &p)?;
+            let target = tx.release(&c.org.id, &p.id, &r.to)?.ok_or_else(|| {
+                ApiError::invalid(
+                    "to",
+                    format!("`{}` is not a release of project `{n}`", r.to),
+                )
+            })?;
+            let Some(at) = target.deployed_at.clone() else {
+                return Err(ApiError::new(
+                    StatusCode::CONFLICT,
+                    "not_deployed",
+                    format!(
+                        "Release #{} was never deployed ({}); there is no state of it to restore.",
+                        target.number,
+                        target.state.replace('_', " ")
+                    ),
+                    "Pick a deployed release: GET .../releases?state=deployed.",
+                ));
+            };
+            let restore = restore_levels(tx, &c.org.id, &p, &at, &sel)?;
+            if restore.is_empty() {
+                return Err(ApiError::new(
+                    StatusCode::CONFLICT,
+                    "nothing_to_roll_back",
+                    format!(
+                        "What is deployed in this scope already matches release #{}.",
+                        target.number
+                    ),
+                    "Nothing to do; widen the scope or pick another release.",
+                ));
+            }
+            let changes: Vec<Change> = restore.iter().flat_map(Pending::changes).collect();
+            let at = now();
+            let (requester_id, _) = principal_ids(&c);
+            let mode = if r.workloads.is_empty() {
+                "full"
+            } else {
+                "service"
+            };
+            let rel = ReleaseRecord {
+                id: format!("rel_{}", new_id()),
+                org_id: c.org.id.clone(),
+                project_id: p.id.clone(),
+                number: 0,
+                title: r
+                    .title
+                    .clone()
+                    .filter(|t| !t.trim().is_empty())
+                    .unwrap_or_else(|| format!("Roll back to #{}", target.number)),
+                description: r.description.clone(),
+                state: state::DRAFT.into(),
+                requester_id,
+                requester: c.actor(),
+                auto_deploy: r.auto_deploy,
+                changes: serde_json::to_value(changes).map_err(ApiError::internal)?,
+                targets: Json::Array(restore.iter().map(Pending::target).collect()),
+                gate: json!({}),
+                rollback: json!({"to": target.id, "number": target.number, "mode": mode}),
+                created_at: at.clone(),
+                updated_at: at,
+                deployed_at: None,
+            };
+            Ok((p, rel))
         },
         false,
     )
     .await?;
-    Ok((StatusCode::CREATED, AxumJson(view)).into_response())
+    if req.preview {
+        return Ok(AxumJson(json!({
+            "rollback": rel.rollback,
+            "changes": rel.changes,
+            "targets": rel.targets,
+        }))
+        .into_response());
+    }
+    open_release(&hub, &caller, &name, &p, rel, req.submit).await
+}
+
+/// The levels in `sel` whose deployed values differ from what was deployed as of `at`, each
+/// with the values to restore (a level first deployed after `at` is restored to empty).
+fn restore_levels(
+    tx: &Tx<'_>,
+    org_id: &str,
+    p: &Resource,
+    at: &str,
+    sel: &Selection<'_>,
+) -> ApiResult<Vec<Pending>> {
+    let mut history: Vec<ReleaseRecord> = tx
+        .releases(org_id, Some(&p.id), Some(state::DEPLOYED))?
+        .into_iter()
+        .filter(|r| r.deployed_at.as_deref().is_some_and(|d| d <= at))
+        .collect();
+    history.sort_by(|a, b| b.deployed_at.cmp(&a.deployed_at));
+    let mut out = Vec::new();
+    for w in tx.resources(org_id, Some(&p.id), "workload")? {
+        for (environment, tenant, _) in tx.values_levels(&w.id)? {
+            if !sel.covers(&w.name, &environment, &tenant) {
+                continue;
+            }
+            let Some((deployed, base)) = tx.deployed_values(&w.id, &environment, &tenant)? else {
+                continue;
+            };
+            let then = history
+                .iter()
+                .flat_map(|r| r.targets.as_array().into_iter().flatten())
+                .find(|t| {
+                    t["workloadId"] == w.id.as_str()
+                        && t["environment"] == environment.as_str()
+                        && t["tenant"] == tenant.as_str()
+                })
+                .map_or_else(|| json!({}), |t| t["values"].clone());
+            if then != deployed {
+                out.push(Pending {
+                    workload_id: w.id.clone(),
+                    workload: w.name.clone(),
+                    environment,
+                    tenant,
+                    staged: then,
+                    deployed,
+                    base_release: Some(base),
+                });
+            }
+        }
+    }
+    Ok(out)
 }
 
 fn principal_ids(c: &Caller) -> (String, String) {
@@ -897,7 +1160,12 @@ async fn gate(
         hub,
         move |tx| {
             let (p, rel) = load(tx, &c, &n, &i)?;
-            let actions = release_actions(tx, &c, &p, &rel, ActionKind::ReleaseDeploy)?;
+            let kind = if rel.rollback.is_null() {
+                ActionKind::ReleaseDeploy
+            } else {
+                ActionKind::Rollback
+            };
+            let actions = release_actions(tx, &c, &p, &rel, kind)?;
             Ok((rel, actions))
         },
         false,
@@ -1384,6 +1652,16 @@ async fn deploy_locked(hub: &Hub, caller: &Caller, name: &str, id: &str) -> ApiR
                 let values = t.get("values").cloned().unwrap_or(json!({}));
                 tx.deployed_put(&s("workloadId"), &s("environment"), &s("tenant"), &values, &rel.id)?;
             }
+            if !rel.rollback.is_null() {
+                // A rollback restores the staged values too, so the change it undid is not
+                // offered again as pending.
+                for t in &targets {
+                    let s = |k: &str| t.get(k).and_then(Json::as_str).unwrap_or_default().to_owned();
+                    let values = t.get("values").cloned().unwrap_or(json!({}));
+                    tx.values_put(&s("workloadId"), &s("environment"), &s("tenant"), &values, &c.actor())?;
+                }
+            }
+            tx.release_deployed_at(&rel.id)?;
             if !tx.release_transition(&rel.id, state::DEPLOYING, state::DEPLOYED)? {
                 return Err(ApiError::internal("the release left deploying while it deployed"));
             }

@@ -147,7 +147,7 @@ async fn setup(extra_backend: &[&str]) -> Env {
     ok(&app, Method::POST, "/api/v2/projects/shop/workloads", o, json!({"name": "checkout", "chart": "web", "chartVersion": "1.0.0", "values": {"image": {"tag": "1.0.0"}, "replicas": 2}})).await;
     let mut backend = vec!["alice", "bob"];
     backend.extend(extra_backend);
-    let grants = json!({"shop": ["write", "release", "approve"]});
+    let grants = json!({"shop": ["write", "release", "approve", "rollback"]});
     ok(
         &app,
         Method::POST,
@@ -772,5 +772,182 @@ async fn fifty_simultaneous_approvals_make_one_transition_and_one_deploy() {
         )
         .await;
     assert_eq!(deploys["items"].as_array().unwrap().len(), 1, "{deploys}");
+    assert!(intact(&env));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rollback_is_previewed_approved_and_deployed_as_a_new_release() {
+    let env = setup(&[]).await;
+    env.ok(
+        "owner",
+        Method::POST,
+        "/api/v2/approval-policies",
+        json!({
+            "name": "rollbacks-need-platform", "kinds": ["rollback"], "quorum": 1,
+            "eligible": {"teams": ["platform"]},
+        }),
+    )
+    .await;
+    let deploy = |title: &'static str| {
+        let env = &env;
+        async move {
+            let r = env
+                .ok(
+                    "alice",
+                    Method::POST,
+                    "/api/v2/projects/shop/releases",
+                    json!({"title": title, "submit": true}),
+                )
+                .await;
+            assert_eq!(r["state"], "approved", "{r}");
+            let url = format!(
+                "/api/v2/projects/shop/releases/{}/deploy",
+                r["id"].as_str().unwrap()
+            );
+            env.ok("alice", Method::POST, &url, json!({})).await
+        }
+    };
+    stage(
+        &env,
+        "alice",
+        json!({"image": {"tag": "1.1.0"}, "cache": true}),
+    )
+    .await;
+    let good = deploy("good").await;
+    stage(&env, "alice", json!({"image": {"tag": "1.2.0"}})).await;
+    deploy("bad").await;
+
+    // A preview stores nothing and shows the way back.
+    let before = env.audit_count().await;
+    let preview = env
+        .ok(
+            "sam",
+            Method::POST,
+            "/api/v2/projects/shop/rollbacks",
+            json!({"to": good["id"], "preview": true}),
+        )
+        .await;
+    assert_eq!(env.audit_count().await, before);
+    let changes = preview["changes"].as_array().unwrap();
+    assert_eq!(changes.len(), 2, "{preview}");
+    assert!(
+        changes
+            .iter()
+            .any(|c| c["path"] == "image.tag" && c["before"] == "1.2.0" && c["after"] == "1.1.0")
+    );
+    assert!(
+        changes
+            .iter()
+            .any(|c| c["path"] == "cache" && c["after"] == true)
+    );
+
+    // The rollback is a new release, gated by the rollback approval policy.
+    let rb = env
+        .ok(
+            "sam",
+            Method::POST,
+            "/api/v2/projects/shop/rollbacks",
+            json!({"to": good["id"], "workloads": ["checkout"]}),
+        )
+        .await;
+    assert_eq!(rb["state"], "pending_approval", "{rb}");
+    assert_eq!(rb["number"], 3);
+    assert_eq!(rb["title"], "Roll back to #1");
+    assert!(
+        waiting(&rb)
+            .iter()
+            .any(|m| m.contains("rollbacks-need-platform")),
+        "{rb}"
+    );
+    let path = format!(
+        "/api/v2/projects/shop/releases/{}",
+        rb["id"].as_str().unwrap()
+    );
+    env.ok("carol", Method::POST, &format!("{path}/approve"), json!({}))
+        .await;
+    let done = env
+        .ok("sam", Method::POST, &format!("{path}/deploy"), json!({}))
+        .await;
+    assert_eq!(done["state"], "deployed", "{done}");
+    // The deploy was decided as a rollback.
+    let last = done["timeline"].as_array().unwrap().last().unwrap().clone();
+    let d = env
+        .ok(
+            "owner",
+            Method::GET,
+            &format!(
+                "/api/v2/decisions/{}",
+                last["decisions"][0].as_str().unwrap()
+            ),
+            json!(null),
+        )
+        .await;
+    assert_eq!(d["decision"]["kind"], "rollback");
+    assert_eq!(
+        d["action"]["subject"]["rollback"]["target_release"],
+        good["id"]
+    );
+    // Deployed and staged values are the good release's again; nothing is pending.
+    let v = env
+        .ok(
+            "alice",
+            Method::GET,
+            "/api/v2/projects/shop/workloads/checkout/values?environment=production",
+            json!(null),
+        )
+        .await;
+    assert_eq!(
+        v["values"],
+        json!({"image": {"tag": "1.1.0"}, "cache": true})
+    );
+    let pending = env
+        .ok(
+            "alice",
+            Method::GET,
+            "/api/v2/projects/shop/changes",
+            json!(null),
+        )
+        .await;
+    assert_eq!(pending["items"], json!([]), "{pending}");
+    // History is not rewritten: both earlier releases are still deployed in the list.
+    let list = env
+        .ok(
+            "alice",
+            Method::GET,
+            "/api/v2/projects/shop/releases?state=deployed",
+            json!(null),
+        )
+        .await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 3);
+    // Rolling back to what is deployed, or to a release never deployed, is refused.
+    let (s, j) = env
+        .send(
+            "sam",
+            Method::POST,
+            "/api/v2/projects/shop/rollbacks",
+            json!({"to": good["id"]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{j}");
+    assert_eq!(j["error"]["code"], "nothing_to_roll_back");
+    stage(&env, "alice", json!({"image": {"tag": "1.3.0"}})).await;
+    let draft = env
+        .ok(
+            "alice",
+            Method::POST,
+            "/api/v2/projects/shop/releases",
+            json!({"title": "draft"}),
+        )
+        .await;
+    let (s, j) = env
+        .send(
+            "sam",
+            Method::POST,
+            "/api/v2/projects/shop/rollbacks",
+            json!({"to": draft["id"]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{j}");
+    assert_eq!(j["error"]["code"], "not_deployed");
     assert!(intact(&env));
 }

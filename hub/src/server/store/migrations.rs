@@ -125,8 +125,10 @@ CREATE TABLE releases (
     changes      TEXT NOT NULL CHECK (json_valid(changes)),
     targets      TEXT NOT NULL CHECK (json_valid(targets)),
     gate         TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(gate)),
+    rollback     TEXT NOT NULL DEFAULT 'null' CHECK (json_valid(rollback)),
     created_at   TEXT NOT NULL,
     updated_at   TEXT NOT NULL,
+    deployed_at  TEXT,
     UNIQUE (project_id, number)
 );
 CREATE INDEX releases_by_state ON releases (org_id, state);

@@ -39,10 +39,14 @@ pub struct ReleaseRecord {
     pub targets: Json,
     /// The last evaluation of the deploy gate (a verdict summary).
     pub gate: Json,
+    /// For a rollback, `{"to": release id, "number": n, "mode": "full" | "service"}`; else null.
+    pub rollback: Json,
     /// Created.
     pub created_at: String,
     /// Last changed.
     pub updated_at: String,
+    /// When it was deployed.
+    pub deployed_at: Option<String>,
 }
 
 /// One entry of a release's timeline.
@@ -124,9 +128,10 @@ impl SessionRecord {
 }
 
 const RELEASE_COLUMNS: &str = "id, org_id, project_id, number, title, description, state, \
-     requester_id, requester, auto_deploy, changes, targets, gate, created_at, updated_at";
+     requester_id, requester, auto_deploy, changes, targets, gate, rollback, created_at, updated_at, \
+     deployed_at";
 
-fn release_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(ReleaseRecord, [String; 3])> {
+fn release_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(ReleaseRecord, [String; 4])> {
     Ok((
         ReleaseRecord {
             id: r.get(0)?,
@@ -142,16 +147,19 @@ fn release_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(ReleaseRecord, [Strin
             changes: Json::Null,
             targets: Json::Null,
             gate: Json::Null,
-            created_at: r.get(13)?,
-            updated_at: r.get(14)?,
+            rollback: Json::Null,
+            created_at: r.get(14)?,
+            updated_at: r.get(15)?,
+            deployed_at: r.get(16)?,
         },
-        [r.get(10)?, r.get(11)?, r.get(12)?],
+        [r.get(10)?, r.get(11)?, r.get(12)?, r.get(13)?],
     ))
 }
 
 fn with_docs(
-    (mut rec, [changes, targets, gate]): (ReleaseRecord, [String; 3]),
+    (mut rec, [changes, targets, gate, rollback]): (ReleaseRecord, [String; 4]),
 ) -> Result<ReleaseRecord, StoreError> {
+    rec.rollback = parse_json(&rollback)?;
     rec.changes = parse_json(&changes)?;
     rec.targets = parse_json(&targets)?;
     rec.gate = parse_json(&gate)?;
@@ -200,7 +208,7 @@ impl Tx<'_> {
             |r| r.get(0),
         )?;
         self.conn.execute(
-            &format!("INSERT INTO releases ({RELEASE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"),
+            &format!("INSERT INTO releases ({RELEASE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"),
             params![
                 rec.id,
                 rec.org_id,
@@ -215,8 +223,10 @@ impl Tx<'_> {
                 rec.changes.to_string(),
                 rec.targets.to_string(),
                 rec.gate.to_string(),
+                rec.rollback.to_string(),
                 rec.created_at,
-                rec.updated_at
+                rec.updated_at,
+                rec.deployed_at
             ],
         )?;
         Ok(number)
@@ -267,6 +277,15 @@ impl Tx<'_> {
             params![id, from, to, now()],
         )?;
         Ok(n == 1)
+    }
+
+    /// Notes when a release was deployed (the order rollbacks go back through).
+    pub fn release_deployed_at(&self, id: &str) -> Result<(), StoreError> {
+        self.conn.execute(
+            "UPDATE releases SET deployed_at = ?2 WHERE id = ?1",
+            params![id, now()],
+        )?;
+        Ok(())
     }
 
     /// Stores the last evaluation of a release's deploy gate.
