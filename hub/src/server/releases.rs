@@ -34,7 +34,7 @@ use super::governance::{self, About, Verdict};
 use super::resources::project;
 use super::routes::{Params, Route, json, param, route};
 use super::store::{ApprovalRecord, AuditEntry, ReleaseRecord, Resource, Tx, new_id, now};
-use super::values::diff;
+use super::values::{self, Edit, Level, diff};
 use super::{Hub, blocking, body_json, parse_typed};
 
 /// Release states.
@@ -110,6 +110,25 @@ pub(crate) struct CreateRollback {
 
 fn yes() -> bool {
     true
+}
+
+/// One key of a workload's values set from outside (a CI pipeline after an image build).
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(crate) struct SetValue {
+    /// Dotted key path, e.g. `image.tag`.
+    pub path: String,
+    /// The new value.
+    pub value: Json,
+    /// Environment level (absent: the workload's defaults).
+    #[serde(default)]
+    pub environment: Option<String>,
+    /// Tenant level (absent: every tenant).
+    #[serde(default)]
+    pub tenant: Option<String>,
+    /// Where it comes from, shown to approvers: e.g. `build` (a link), `commit`.
+    #[serde(default)]
+    pub context: std::collections::BTreeMap<String, String>,
 }
 
 /// A note with a step (approve, reject, cancel).
@@ -271,6 +290,16 @@ pub(crate) fn routes() -> Vec<Route> {
         .request(json::<CreateRollback>())
         .response(201, json::<ReleaseView>())
         .handler(rollback),
+        route(
+            Method::POST,
+            "/api/v2/projects/{project}/workloads/{name}/values",
+            "values.set",
+            Need::Project(Grant::Write),
+            "Set one key of a workload's values (the CI image-update call); with the project's autoRelease, a release is opened for it and deploys once its gates allow",
+        )
+        .request(json::<SetValue>())
+        .response(200, None)
+        .handler(set_value),
         route(
             Method::GET,
             "/api/v2/approvals",
@@ -741,10 +770,22 @@ async fn create(
     bytes: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Response> {
     let req: CreateRelease = parse_typed(body_json(bytes)?)?;
+    let name = param(&path, "project");
+    let view = create_release(&hub, &caller, &name, req).await?;
+    Ok((StatusCode::CREATED, AxumJson(view)).into_response())
+}
+
+/// Creates a release from the pending changes a request selects.
+async fn create_release(
+    hub: &Hub,
+    caller: &Caller,
+    name: &str,
+    req: CreateRelease,
+) -> ApiResult<ReleaseView> {
     if req.title.trim().is_empty() {
         return Err(ApiError::invalid("title", "a release needs a title"));
     }
-    let name = param(&path, "project");
+    let name = name.to_owned();
     // One release at a time per project takes pending changes.
     let _queued = hub
         .targets
@@ -752,7 +793,7 @@ async fn create(
         .await;
     let (c, n, r) = (caller.clone(), name.clone(), req.clone());
     let (p, rel) = blocking(
-        &hub,
+        hub,
         move |tx| {
             let p = project(tx, &c.org.id, &n)?;
             let sel = Selection {
@@ -800,7 +841,7 @@ async fn create(
         false,
     )
     .await?;
-    open_release(&hub, &caller, &name, &p, rel, req.submit).await
+    open_release(hub, caller, &name, &p, rel, req.submit).await
 }
 
 /// Stores a new release (or rollback) once the engine allows its creation, submits it when
@@ -812,7 +853,7 @@ async fn open_release(
     p: &Resource,
     rel: ReleaseRecord,
     submit: bool,
-) -> ApiResult<Response> {
+) -> ApiResult<ReleaseView> {
     let kind = if rel.rollback.is_null() {
         ActionKind::ReleaseCreate
     } else {
@@ -889,8 +930,7 @@ async fn open_release(
         let _lock = hub.targets.lock(format!("release:{id}")).await;
         submit_locked(hub, caller, name, &id).await?;
     }
-    let view = reload(hub, caller, name, &id).await?;
-    Ok((StatusCode::CREATED, AxumJson(view)).into_response())
+    reload(hub, caller, name, &id).await
 }
 
 async fn rollback(
@@ -990,7 +1030,8 @@ async fn rollback(
         }))
         .into_response());
     }
-    open_release(&hub, &caller, &name, &p, rel, req.submit).await
+    let view = open_release(&hub, &caller, &name, &p, rel, req.submit).await?;
+    Ok((StatusCode::CREATED, AxumJson(view)).into_response())
 }
 
 /// The levels in `sel` whose deployed values differ from what was deployed as of `at`, each
@@ -1040,6 +1081,76 @@ fn restore_levels(
         }
     }
     Ok(out)
+}
+
+async fn set_value(
+    State(hub): State<Hub>,
+    Extension(caller): Extension<Caller>,
+    path: Params,
+    bytes: Result<Bytes, BytesRejection>,
+) -> ApiResult<AxumJson<Json>> {
+    let req: SetValue = parse_typed(body_json(bytes)?)?;
+    let (name, workload) = (param(&path, "project"), param(&path, "name"));
+    let level = Level {
+        environment: req.environment.clone(),
+        tenant: req.tenant.clone(),
+    };
+    let values = values::apply(
+        &hub,
+        &caller,
+        name.clone(),
+        workload.clone(),
+        level,
+        Edit::Set(req.path.clone(), req.value.clone()),
+    )
+    .await?;
+    let (c, n) = (caller.clone(), name.clone());
+    let auto = blocking(
+        &hub,
+        move |tx| {
+            let p = project(tx, &c.org.id, &n)?;
+            Ok(p.spec.get("autoRelease") == Some(&Json::Bool(true)))
+        },
+        false,
+    )
+    .await?;
+    if !auto || values.decision.is_none() {
+        return Ok(AxumJson(json!({ "values": values })));
+    }
+    let shown = match &req.value {
+        Json::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let title = if req.path == "image.tag" {
+        format!("Auto: image update to {shown}")
+    } else {
+        format!("Auto: {} set to {shown}", req.path)
+    };
+    let description = (!req.context.is_empty()).then(|| {
+        req.context
+            .iter()
+            .map(|(k, v)| format!("{k}: {v}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    });
+    let request = CreateRelease {
+        title,
+        description,
+        environments: req.environment.into_iter().collect(),
+        tenants: req.tenant.into_iter().collect(),
+        workloads: vec![workload],
+        submit: true,
+        auto_deploy: true,
+    };
+    // The value is staged either way; a release the gates refuse says why.
+    match create_release(&hub, &caller, &name, request).await {
+        Ok(release) => Ok(AxumJson(json!({ "values": values, "release": release }))),
+        Err(e) => Ok(AxumJson(json!({
+            "values": values,
+            "release": null,
+            "releaseRefused": {"code": e.code, "message": e.message, "hint": e.hint},
+        }))),
+    }
 }
 
 fn principal_ids(c: &Caller) -> (String, String) {

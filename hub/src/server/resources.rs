@@ -135,6 +135,10 @@ pub struct ProjectSpec {
     /// Description.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// Open a release by itself for each keyed values update (a CI image-update call), which
+    /// then deploys once the gates let it.
+    #[serde(default)]
+    pub auto_release: bool,
 }
 
 /// A project's use of an organization environment (same name), bound to a target cluster.

@@ -211,7 +211,8 @@ fn target(
     })
 }
 
-/// Leaf-level differences between two values documents, as dotted key paths.
+/// Leaf-level differences between two values documents, as dotted key paths (an added or
+/// removed object is listed by its leaves).
 pub(crate) fn diff(before: &Json, after: &Json) -> Vec<(String, Option<Json>, Option<Json>)> {
     fn walk(
         prefix: &str,
@@ -219,8 +220,15 @@ pub(crate) fn diff(before: &Json, after: &Json) -> Vec<(String, Option<Json>, Op
         a: Option<&Json>,
         out: &mut Vec<(String, Option<Json>, Option<Json>)>,
     ) {
-        match (b, a) {
-            (Some(Json::Object(bm)), Some(Json::Object(am))) => {
+        let empty = serde_json::Map::new();
+        let objects = match (b, a) {
+            (Some(Json::Object(bm)), Some(Json::Object(am))) => Some((bm, am)),
+            (Some(Json::Object(bm)), None) if !bm.is_empty() => Some((bm, &empty)),
+            (None, Some(Json::Object(am))) if !am.is_empty() => Some((&empty, am)),
+            _ => None,
+        };
+        match objects {
+            Some((bm, am)) => {
                 let keys: std::collections::BTreeSet<&String> =
                     bm.keys().chain(am.keys()).collect();
                 for k in keys {
@@ -232,8 +240,8 @@ pub(crate) fn diff(before: &Json, after: &Json) -> Vec<(String, Option<Json>, Op
                     walk(&path, bm.get(k), am.get(k), out);
                 }
             }
-            (b, a) if b != a => out.push((prefix.to_owned(), b.cloned(), a.cloned())),
-            _ => {}
+            None if b != a => out.push((prefix.to_owned(), b.cloned(), a.cloned())),
+            None => {}
         }
     }
     let mut out = Vec::new();
@@ -295,6 +303,65 @@ async fn put(
         return Err(ApiError::invalid(".", "values must be a JSON object"));
     }
     let (p, w) = (param(&path, "project"), param(&path, "name"));
+    Ok(AxumJson(apply(&hub, &caller, p, w, level, Edit::Replace(values)).await?).into_response())
+}
+
+/// What a values change does to the level's current values.
+#[derive(Debug, Clone)]
+pub(crate) enum Edit {
+    /// The whole document.
+    Replace(Json),
+    /// One dotted key path set to a value (intermediate objects created).
+    Set(String, Json),
+}
+
+impl Edit {
+    fn result(&self, before: &Json) -> ApiResult<Json> {
+        match self {
+            Edit::Replace(v) => Ok(v.clone()),
+            Edit::Set(path, value) => {
+                let mut out = before.clone();
+                let mut at = &mut out;
+                let keys: Vec<&str> = path.split('.').collect();
+                if keys.iter().any(|k| k.is_empty()) {
+                    return Err(ApiError::invalid(
+                        "path",
+                        format!("`{path}` is not a dotted key path like image.tag"),
+                    ));
+                }
+                for (i, k) in keys.iter().enumerate() {
+                    let Json::Object(map) = at else {
+                        return Err(ApiError::invalid(
+                            "path",
+                            format!(
+                                "`{}` is not an object in the current values",
+                                keys[..i].join(".")
+                            ),
+                        ));
+                    };
+                    if i + 1 == keys.len() {
+                        map.insert((*k).to_owned(), value.clone());
+                        break;
+                    }
+                    at = map.entry((*k).to_owned()).or_insert_with(|| json!({}));
+                }
+                Ok(out)
+            }
+        }
+    }
+}
+
+/// Applies a governed values change at one level: decided on a snapshot, written only if
+/// nothing changed meanwhile.
+pub(crate) async fn apply(
+    hub: &Hub,
+    caller: &Caller,
+    p: String,
+    w: String,
+    level: Level,
+    edit: Edit,
+) -> ApiResult<ValuesView> {
+    let hub = hub.clone();
     let key = format!(
         "{}/{p}/{w}/{:?}/{:?}",
         caller.org.id, level.environment, level.tenant
@@ -304,6 +371,7 @@ async fn put(
     for _attempt in 0..3 {
         let (c, pp, ww, lv) = (caller.clone(), p.clone(), w.clone(), level.clone());
         let t = blocking(&hub, move |tx| target(tx, &c, &pp, &ww, &lv), false).await?;
+        let values = edit.result(&t.before)?;
         let changes: Vec<Change> = diff(&t.before, &values)
             .into_iter()
             .map(|(path, before, after)| Change {
@@ -317,15 +385,14 @@ async fn put(
             .collect();
         let (environment, tenant) = level_of(&t);
         if changes.is_empty() {
-            return Ok(AxumJson(ValuesView {
+            return Ok(ValuesView {
                 workload: w,
                 environment,
                 tenant,
                 values: t.before,
                 version: t.version,
                 decision: None,
-            })
-            .into_response());
+            });
         }
         let action = Action {
             version: ACTION_VERSION,
@@ -408,15 +475,14 @@ async fn put(
         match applied {
             None => continue,
             Some(Ok(version)) => {
-                return Ok(AxumJson(ValuesView {
+                return Ok(ValuesView {
                     workload: w,
                     environment,
                     tenant,
                     values,
                     version,
                     decision: Some(summary),
-                })
-                .into_response());
+                });
             }
             Some(Err(d)) if d.outcome == Outcome::Pending => {
                 let waiting: Vec<String> = d
@@ -466,7 +532,7 @@ mod tests {
             json!({"image": {"tag": "1.1", "repo": "x"}, "resources": {"limits": {"cpu": "1"}}});
         let d = diff(&b, &a);
         let paths: Vec<&str> = d.iter().map(|(p, _, _)| p.as_str()).collect();
-        assert_eq!(paths, ["image.tag", "replicas", "resources"]);
+        assert_eq!(paths, ["image.tag", "replicas", "resources.limits.cpu"]);
         assert_eq!(d[1].2, None);
     }
 }

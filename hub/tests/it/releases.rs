@@ -246,8 +246,8 @@ async fn a_release_goes_from_pending_changes_to_deployed_under_its_approval_poli
     let levels = pending["items"].as_array().unwrap();
     assert_eq!(levels.len(), 2, "{pending}");
     assert!(levels.iter().any(|l| l["environment"] == "production"
-        && l["changes"][0]["path"] == "image"
-        && l["changes"][0]["after"] == json!({"tag": "1.1.0"})));
+        && l["changes"][0]["path"] == "image.tag"
+        && l["changes"][0]["after"] == "1.1.0"));
 
     let rel = env
         .ok(
@@ -949,5 +949,142 @@ async fn a_rollback_is_previewed_approved_and_deployed_as_a_new_release() {
         .await;
     assert_eq!(s, StatusCode::CONFLICT, "{j}");
     assert_eq!(j["error"]["code"], "not_deployed");
+    assert!(intact(&env));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ci_image_update_opens_a_release_that_still_passes_every_gate() {
+    let mut env = setup(&[]).await;
+    env.ok(
+        "owner",
+        Method::PATCH,
+        "/api/v2/projects/shop",
+        json!({"autoRelease": true}),
+    )
+    .await;
+    env.ok(
+        "owner",
+        Method::POST,
+        "/api/v2/approval-policies",
+        json!({
+            "name": "production", "scope": {"environment": ["production"]}, "quorum": 1,
+            "eligible": {"teams": ["platform"]},
+        }),
+    )
+    .await;
+    env.ok(
+        "owner",
+        Method::POST,
+        "/api/v2/service-accounts",
+        json!({
+            "name": "ci-deployer", "allowedActions": ["values.set"], "projects": ["shop"],
+        }),
+    )
+    .await;
+    let token = env
+        .ok(
+            "owner",
+            Method::POST,
+            "/api/v2/service-accounts/ci-deployer/tokens",
+            json!({"name": "github", "expiresInDays": 90}),
+        )
+        .await;
+    env.tokens
+        .insert("ci".into(), token["secret"].as_str().unwrap().to_owned());
+    // The first deploy of the workload, by hand.
+    let first = env
+        .ok(
+            "alice",
+            Method::POST,
+            "/api/v2/projects/shop/releases",
+            json!({"title": "first", "submit": true, "autoDeploy": true}),
+        )
+        .await;
+    assert_eq!(first["state"], "pending_approval");
+    let url = format!(
+        "/api/v2/projects/shop/releases/{}/approve",
+        first["id"].as_str().unwrap()
+    );
+    assert_eq!(
+        env.ok("carol", Method::POST, &url, json!({})).await["state"],
+        "deployed"
+    );
+
+    // The CI call of the seed: one key, with where it comes from.
+    let body = json!({
+        "path": "image.tag", "value": "v2.4.0", "environment": "production",
+        "context": {"build": "https://ci.example/runs/1842", "commit": "9f3c2e1"},
+    });
+    let out = env
+        .ok(
+            "ci",
+            Method::POST,
+            "/api/v2/projects/shop/workloads/checkout/values",
+            body,
+        )
+        .await;
+    assert_eq!(out["values"]["values"]["image"]["tag"], "v2.4.0", "{out}");
+    let rel = &out["release"];
+    assert_eq!(rel["title"], "Auto: image update to v2.4.0", "{out}");
+    assert_eq!(rel["requester"], "service_account:ci-deployer");
+    assert!(rel["description"].as_str().unwrap().contains("9f3c2e1"));
+    assert_eq!(
+        rel["changes"].as_array().unwrap().len(),
+        1,
+        "only the image tag: {rel}"
+    );
+    assert_eq!(rel["changes"][0]["path"], "image.tag");
+    // The approval gate still applies; once approved it deploys by itself.
+    assert_eq!(rel["state"], "pending_approval");
+    let inbox = env
+        .ok("carol", Method::GET, "/api/v2/approvals", json!(null))
+        .await;
+    assert_eq!(inbox["items"][0]["release"], rel["id"], "{inbox}");
+    let url = format!(
+        "/api/v2/projects/shop/releases/{}/approve",
+        rel["id"].as_str().unwrap()
+    );
+    let done = env.ok("carol", Method::POST, &url, json!({})).await;
+    assert_eq!(done["state"], "deployed", "{done}");
+
+    // The token can do only what it was given.
+    let (s, j) = env
+        .send(
+            "ci",
+            Method::POST,
+            "/api/v2/projects/shop/releases",
+            json!({"title": "sneaky"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{j}");
+
+    // During a freeze the value is staged, and the release is refused with the reason.
+    env.ok("owner", Method::POST, "/api/v2/freezes", json!({
+        "name": "launch", "start": (chrono::Utc::now() - chrono::Duration::minutes(5)).to_rfc3339(),
+        "end": (chrono::Utc::now() + chrono::Duration::hours(2)).to_rfc3339(),
+    }))
+    .await;
+    let out = env
+        .ok(
+            "ci",
+            Method::POST,
+            "/api/v2/projects/shop/workloads/checkout/values",
+            json!({"path": "image.tag", "value": "v2.4.1", "environment": "production"}),
+        )
+        .await;
+    assert_eq!(out["values"]["values"]["image"]["tag"], "v2.4.1");
+    assert_eq!(out["release"], Json::Null);
+    assert_eq!(out["releaseRefused"]["code"], "frozen", "{out}");
+    // Bad input names the field; nothing is staged.
+    let (s, j) = env
+        .send(
+            "ci",
+            Method::POST,
+            "/api/v2/projects/shop/workloads/checkout/values",
+            json!({"path": "image..tag", "value": 1}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{j}");
+    assert_eq!(j["error"]["detail"]["path"], "path");
     assert!(intact(&env));
 }

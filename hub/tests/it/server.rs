@@ -769,7 +769,7 @@ async fn values_changes_are_decided_by_the_engine_and_recorded() {
         .iter()
         .map(|c| c["path"].as_str().unwrap())
         .collect();
-    assert_eq!(paths, ["image", "replicaCount"]);
+    assert_eq!(paths, ["image.tag", "replicaCount"]);
     assert_eq!(d["effect"]["version"], 2);
 
     // The audit log links both decisions.
