@@ -3,6 +3,7 @@
 mod cli_reference;
 mod playground;
 mod releases;
+mod scenarios;
 mod serve;
 mod server;
 

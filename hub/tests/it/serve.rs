@@ -9,10 +9,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value as Json, json};
 
-struct Served {
-    child: Child,
-    base: String,
-    token: Option<String>,
+pub(crate) struct Served {
+    pub(crate) child: Child,
+    pub(crate) base: String,
+    pub(crate) token: Option<String>,
 }
 
 impl Drop for Served {
@@ -25,7 +25,7 @@ impl Drop for Served {
 
 /// Starts the hub on a free port and waits (bounded) for it to say where it listens.
 #[allow(clippy::zombie_processes, reason = "Served's Drop kills and waits")]
-fn start(dir: &Path) -> Served {
+pub(crate) fn start(dir: &Path) -> Served {
     let mut child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(dir)
@@ -59,7 +59,7 @@ fn start(dir: &Path) -> Served {
     }
 }
 
-fn cli(args: &[&str], dir: &Path) -> std::process::Output {
+pub(crate) fn cli(args: &[&str], dir: &Path) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_gatehouse"))
         .args(args)
         .arg("--data-dir")

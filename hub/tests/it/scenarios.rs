@@ -1,0 +1,658 @@
+//! The seed's end-to-end scenarios, each as a newcomer would run it: a real `gatehouse serve`
+//! process on loopback from an empty data directory, the built-in policies and plugins
+//! deciding, HTTP only, and `gatehouse audit verify` at the end.
+//!
+//! Scenario 1 (bootstrap to deployed), 3 (incident rollback), 5 (CI image update to an
+//! automatic release), 7 (team RBAC) and 8 (break-glass under a freeze).
+
+use std::path::Path;
+
+use serde_json::{Value as Json, json};
+
+use super::serve::{Served, cli, start};
+use super::server::chart_tgz;
+
+/// An HTTP client for one hub, acting with one token at a time.
+struct Api {
+    client: reqwest::Client,
+    base: String,
+}
+
+impl Api {
+    fn of(hub: &Served) -> Api {
+        Api {
+            client: reqwest::Client::new(),
+            base: hub.base.clone(),
+        }
+    }
+
+    async fn send(&self, token: &str, method: &str, path: &str, body: Option<Json>) -> (u16, Json) {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut req = self
+            .client
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("the hub answers");
+        let status = resp.status().as_u16();
+        let json = resp.json().await.unwrap_or(Json::Null);
+        (status, json)
+    }
+
+    /// A request that must succeed.
+    async fn ok(&self, token: &str, method: &str, path: &str, body: Json) -> Json {
+        let body = (method != "GET").then_some(body);
+        let (s, j) = self.send(token, method, path, body).await;
+        assert!((200..300).contains(&s), "{method} {path}: {s} {j}");
+        j
+    }
+
+    /// A request that must be refused with this status and error code.
+    async fn refused(
+        &self,
+        token: &str,
+        method: &str,
+        path: &str,
+        body: Json,
+        status: u16,
+        code: &str,
+    ) -> Json {
+        let (s, j) = self.send(token, method, path, Some(body)).await;
+        assert_eq!(s, status, "{method} {path}: {j}");
+        assert_eq!(j["error"]["code"], code, "{method} {path}: {j}");
+        assert!(
+            !j["error"]["hint"].as_str().unwrap_or_default().is_empty(),
+            "{j}"
+        );
+        j
+    }
+
+    async fn member(&self, owner: &str, name: &str, role: &str) -> String {
+        let j = self
+            .ok(
+                owner,
+                "POST",
+                "/api/v2/members",
+                json!({"name": name, "role": role}),
+            )
+            .await;
+        j["token"]["secret"].as_str().unwrap().to_owned()
+    }
+
+    async fn upload_chart(&self, token: &str, name: &str, version: &str) {
+        self.ok(token, "POST", "/api/v2/charts", json!({"name": name}))
+            .await;
+        let resp = self
+            .client
+            .post(format!("{}/api/v2/charts/{name}/versions", self.base))
+            .bearer_auth(token)
+            .header("content-type", "application/gzip")
+            .body(chart_tgz(name, version))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 201);
+    }
+
+    /// A project `shop` with workload `checkout` in `production` on cluster `prod-eu`.
+    async fn shop(&self, owner: &str) {
+        self.ok(
+            owner,
+            "POST",
+            "/api/v2/environments",
+            json!({"name": "staging", "rank": 20, "colour": "#e0a000"}),
+        )
+        .await;
+        self.ok(
+            owner,
+            "POST",
+            "/api/v2/environments",
+            json!({"name": "production", "rank": 30, "colour": "#cc0000", "protected": true}),
+        )
+        .await;
+        self.ok(
+            owner,
+            "POST",
+            "/api/v2/clusters",
+            json!({"name": "prod-eu", "labels": {"tier": "production"}}),
+        )
+        .await;
+        self.upload_chart(owner, "web", "1.0.0").await;
+        self.ok(owner, "POST", "/api/v2/projects", json!({"name": "shop"}))
+            .await;
+        self.ok(
+            owner,
+            "POST",
+            "/api/v2/projects/shop/environments",
+            json!({"name": "production", "cluster": "prod-eu"}),
+        )
+        .await;
+        self.ok(
+            owner,
+            "POST",
+            "/api/v2/projects/shop/workloads",
+            json!({
+                "name": "checkout", "chart": "web", "chartVersion": "1.0.0",
+                "values": {"image": {"tag": "2.8.0"}, "replicas": 3},
+            }),
+        )
+        .await;
+    }
+
+    /// Creates, submits and (once approved) deploys a release; returns it.
+    async fn release(&self, token: &str, title: &str) -> Json {
+        self.ok(
+            token,
+            "POST",
+            "/api/v2/projects/shop/releases",
+            json!({"title": title, "submit": true}),
+        )
+        .await
+    }
+
+    async fn step(&self, token: &str, release: &Json, step: &str) -> Json {
+        let path = format!(
+            "/api/v2/projects/shop/releases/{}/{step}",
+            release["id"].as_str().unwrap()
+        );
+        self.ok(token, "POST", &path, json!({})).await
+    }
+}
+
+fn verified(dir: &Path) {
+    let out = cli(&["audit", "verify"], dir);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+fn owner_token(hub: &Served) -> String {
+    hub.token
+        .clone()
+        .expect("the first start prints the owner's token")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scenario_1_from_an_empty_organization_to_a_deployed_service() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = start(dir.path());
+    let owner = owner_token(&hub);
+    let api = Api::of(&hub);
+    let features = api.ok(&owner, "GET", "/api/v2/features", json!(null)).await;
+    assert_eq!(features["features"]["releases"], true);
+
+    api.shop(&owner).await;
+    let cluster = api
+        .ok(
+            &owner,
+            "POST",
+            "/api/v2/clusters",
+            json!({"name": "prod-us"}),
+        )
+        .await;
+    assert!(
+        cluster["registrationToken"]
+            .as_str()
+            .unwrap()
+            .starts_with("ghqa_reg_")
+    );
+    assert!(
+        cluster["installCommand"]
+            .as_str()
+            .unwrap()
+            .contains("registrationToken")
+    );
+    let dev = api.member(&owner, "devon", "member").await;
+    api.ok(
+        &owner,
+        "POST",
+        "/api/v2/teams",
+        json!({"name": "devops", "members": ["devon"], "grants": {"shop": ["write", "release"]}}),
+    )
+    .await;
+
+    // The developer sets the production values, looks at what is pending, releases it.
+    api.ok(
+        &dev,
+        "PUT",
+        "/api/v2/projects/shop/workloads/checkout/values?environment=production",
+        json!({"image": {"tag": "2.9.0"}}),
+    )
+    .await;
+    let pending = api
+        .ok(&dev, "GET", "/api/v2/projects/shop/changes", json!(null))
+        .await;
+    assert_eq!(pending["items"].as_array().unwrap().len(), 2, "{pending}");
+    let rel = api.release(&dev, "checkout 2.9.0").await;
+    assert_eq!(rel["state"], "approved", "no approval policy yet: {rel}");
+    let rel = api.step(&dev, &rel, "deploy").await;
+    assert_eq!(rel["state"], "deployed");
+    let pending = api
+        .ok(&dev, "GET", "/api/v2/projects/shop/changes", json!(null))
+        .await;
+    assert_eq!(pending["items"], json!([]));
+    let audit = api
+        .ok(&owner, "GET", "/api/v2/audit?action=release.*", json!(null))
+        .await;
+    let actions: Vec<&str> = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert!(
+        actions.contains(&"release.create") && actions.contains(&"release.deploy"),
+        "{actions:?}"
+    );
+    drop(hub);
+    verified(dir.path());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scenario_3_an_incident_is_rolled_back_to_the_last_good_release() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = start(dir.path());
+    let owner = owner_token(&hub);
+    let api = Api::of(&hub);
+    api.shop(&owner).await;
+    let sre = api.member(&owner, "sre-on-call", "operator").await;
+    let lead = api.member(&owner, "lead", "member").await;
+    api.ok(&owner, "POST", "/api/v2/teams", json!({"name": "sre", "members": ["sre-on-call"], "grants": {"shop": ["read", "release", "rollback"]}})).await;
+    api.ok(
+        &owner,
+        "POST",
+        "/api/v2/teams",
+        json!({"name": "leads", "members": ["lead"], "grants": {"shop": ["approve"]}}),
+    )
+    .await;
+    api.ok(&owner, "POST", "/api/v2/approval-policies", json!({
+        "name": "rollbacks", "kinds": ["rollback"], "quorum": 1, "eligible": {"teams": ["leads"]},
+    }))
+    .await;
+
+    // REL-1 is good; REL-2 drops the cache endpoint and breaks checkout.
+    api.ok(
+        &owner,
+        "PUT",
+        "/api/v2/projects/shop/workloads/checkout/values?environment=production",
+        json!({"env": {"CACHE_ENDPOINT": "redis://cache:6379"}}),
+    )
+    .await;
+    let good = api.release(&owner, "good").await;
+    api.step(&owner, &good, "deploy").await;
+    api.ok(
+        &owner,
+        "PUT",
+        "/api/v2/projects/shop/workloads/checkout/values?environment=production",
+        json!({"env": {"CACHE_ENDPOINT": "redis://cache:6379"}, "image": {"tag": "2.9.1"}}),
+    )
+    .await;
+    let bad = api.release(&owner, "bad").await;
+    api.step(&owner, &bad, "deploy").await;
+
+    // The SRE previews the rollback of checkout to REL-1, then asks for it.
+    let preview = api
+        .ok(
+            &sre,
+            "POST",
+            "/api/v2/projects/shop/rollbacks",
+            json!({"to": good["id"], "workloads": ["checkout"], "preview": true}),
+        )
+        .await;
+    assert_eq!(preview["changes"][0]["path"], "image.tag", "{preview}");
+    assert_eq!(preview["changes"][0]["before"], "2.9.1");
+    let rb = api.ok(&sre, "POST", "/api/v2/projects/shop/rollbacks",
+        json!({"to": good["id"], "workloads": ["checkout"], "description": "500s since 14:35", "autoDeploy": true})).await;
+    assert_eq!(rb["state"], "pending_approval", "{rb}");
+    // The requester may not approve their own rollback; the lead approves and it deploys.
+    let (s, j) = api
+        .send(
+            &sre,
+            "POST",
+            &format!(
+                "/api/v2/projects/shop/releases/{}/approve",
+                rb["id"].as_str().unwrap()
+            ),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(s, 403, "the SRE has no approve grant: {j}");
+    let done = api.step(&lead, &rb, "approve").await;
+    assert_eq!(done["state"], "deployed", "{done}");
+    let v = api
+        .ok(
+            &owner,
+            "GET",
+            "/api/v2/projects/shop/workloads/checkout/values?environment=production",
+            json!(null),
+        )
+        .await;
+    assert_eq!(v["values"]["image"], Json::Null, "back to REL-1: {v}");
+    drop(hub);
+    verified(dir.path());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scenario_5_a_ci_image_build_becomes_an_approved_deploy() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = start(dir.path());
+    let owner = owner_token(&hub);
+    let api = Api::of(&hub);
+    api.shop(&owner).await;
+    let first = api.release(&owner, "initial").await;
+    api.step(&owner, &first, "deploy").await;
+    api.ok(
+        &owner,
+        "PATCH",
+        "/api/v2/projects/shop",
+        json!({"autoRelease": true}),
+    )
+    .await;
+    let approver = api.member(&owner, "pat", "member").await;
+    api.ok(
+        &owner,
+        "POST",
+        "/api/v2/teams",
+        json!({"name": "platform", "members": ["pat"], "grants": {"shop": ["approve"]}}),
+    )
+    .await;
+    api.ok(&owner, "POST", "/api/v2/approval-policies", json!({
+        "name": "production", "scope": {"environment": ["production"]}, "quorum": 1, "eligible": {"teams": ["platform"]},
+    }))
+    .await;
+    api.ok(
+        &owner,
+        "POST",
+        "/api/v2/service-accounts",
+        json!({"name": "ci-deployer", "allowedActions": ["values.set"], "projects": ["shop"]}),
+    )
+    .await;
+    let t = api
+        .ok(
+            &owner,
+            "POST",
+            "/api/v2/service-accounts/ci-deployer/tokens",
+            json!({"name": "github-actions", "expiresInDays": 90}),
+        )
+        .await;
+    let ci = t["secret"].as_str().unwrap().to_owned();
+    assert!(ci.starts_with("ghqs_"));
+
+    let out = api
+        .ok(
+            &ci,
+            "POST",
+            "/api/v2/projects/shop/workloads/checkout/values",
+            json!({
+                "path": "image.tag", "value": "v2.4.0", "environment": "production",
+                "context": {"build": "https://ci.example/runs/77", "commit": "4be1d0c"},
+            }),
+        )
+        .await;
+    let rel = &out["release"];
+    assert_eq!(rel["title"], "Auto: image update to v2.4.0", "{out}");
+    assert_eq!(rel["state"], "pending_approval");
+    let inbox = api
+        .ok(&approver, "GET", "/api/v2/approvals", json!(null))
+        .await;
+    assert_eq!(inbox["items"][0]["release"], rel["id"]);
+    assert!(
+        inbox["items"][0]["waitingFor"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("0 of 1"),
+        "{inbox}"
+    );
+    let done = api.step(&approver, rel, "approve").await;
+    assert_eq!(done["state"], "deployed", "{done}");
+    // A token cannot go beyond its allowed actions.
+    api.refused(
+        &ci,
+        "POST",
+        "/api/v2/freezes",
+        json!({"name": "x"}),
+        403,
+        "forbidden",
+    )
+    .await;
+    drop(hub);
+    verified(dir.path());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scenario_7_teams_get_least_privilege_per_project() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = start(dir.path());
+    let owner = owner_token(&hub);
+    let api = Api::of(&hub);
+    api.shop(&owner).await;
+    api.ok(
+        &owner,
+        "POST",
+        "/api/v2/projects",
+        json!({"name": "infra-configs"}),
+    )
+    .await;
+    let platform = api.member(&owner, "plat", "admin").await;
+    let backend = api.member(&owner, "bea", "member").await;
+    let frontend = api.member(&owner, "fred", "member").await;
+    let sre = api.member(&owner, "sol", "operator").await;
+    api.ok(&platform, "POST", "/api/v2/teams", json!({"name": "backend-team", "members": ["bea"], "grants": {"shop": ["write"], "infra-configs": ["read"]}})).await;
+    api.ok(
+        &platform,
+        "POST",
+        "/api/v2/teams",
+        json!({"name": "frontend-team", "members": ["fred"], "grants": {}}),
+    )
+    .await;
+    api.ok(
+        &platform,
+        "POST",
+        "/api/v2/teams",
+        json!({"name": "sre-team", "members": ["sol"], "grants": {"shop": ["read", "rollback"]}}),
+    )
+    .await;
+
+    let values = "/api/v2/projects/shop/workloads/checkout/values?environment=production";
+    // Backend writes shop's values, but may not release them (no release grant).
+    api.ok(&backend, "PUT", values, json!({"replicas": 4}))
+        .await;
+    let j = api
+        .refused(
+            &backend,
+            "POST",
+            "/api/v2/projects/shop/releases",
+            json!({"title": "x"}),
+            403,
+            "forbidden",
+        )
+        .await;
+    assert!(
+        j["error"]["message"].as_str().unwrap().contains("release"),
+        "{j}"
+    );
+    // Frontend may read (every member can) but not write shop.
+    api.ok(&frontend, "GET", values, json!(null)).await;
+    api.refused(
+        &frontend,
+        "PUT",
+        values,
+        json!({"replicas": 9}),
+        403,
+        "forbidden",
+    )
+    .await;
+    // SRE operates clusters and rolls back, but does not manage the organization.
+    api.ok(&sre, "POST", "/api/v2/breakglass", json!({"environment": "production", "justification": "drill: verifying break-glass access for the on-call rota", "severity": "P4", "durationMinutes": 5})).await;
+    api.refused(
+        &sre,
+        "POST",
+        "/api/v2/teams",
+        json!({"name": "mine"}),
+        403,
+        "forbidden",
+    )
+    .await;
+    // Only admins change who may approve what.
+    api.refused(
+        &backend,
+        "POST",
+        "/api/v2/approval-policies",
+        json!({"name": "p", "quorum": 1}),
+        403,
+        "forbidden",
+    )
+    .await;
+    api.ok(
+        &platform,
+        "POST",
+        "/api/v2/approval-policies",
+        json!({"name": "p", "quorum": 1}),
+    )
+    .await;
+    // Nothing of this organization exists for another.
+    let other = cli(
+        &["admin", "create-org", "globex", "--owner", "gina"],
+        dir.path(),
+    );
+    assert!(
+        other.status.success(),
+        "{}",
+        String::from_utf8_lossy(&other.stderr)
+    );
+    let text = String::from_utf8_lossy(&other.stdout).into_owned();
+    let token = text
+        .split_whitespace()
+        .find(|w| w.starts_with("ghqu_"))
+        .expect("the new owner's token");
+    api.refused(token, "GET", values, json!(null), 404, "not_found")
+        .await;
+    drop(hub);
+    verified(dir.path());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scenario_8_break_glass_gets_a_fix_past_a_freeze_and_is_sealed() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = start(dir.path());
+    let owner = owner_token(&hub);
+    let api = Api::of(&hub);
+    api.shop(&owner).await;
+    let sre = api.member(&owner, "sre", "operator").await;
+    api.ok(&owner, "POST", "/api/v2/teams", json!({"name": "sre-team", "members": ["sre"], "grants": {"shop": ["write", "release", "rollback"]}})).await;
+    let good = api.release(&owner, "REL-2846").await;
+    api.step(&owner, &good, "deploy").await;
+    api.ok(
+        &owner,
+        "PUT",
+        "/api/v2/projects/shop/workloads/checkout/values?environment=production",
+        json!({"image": {"tag": "2.9.0-bad"}}),
+    )
+    .await;
+    let bad = api.release(&owner, "REL-2847").await;
+    api.step(&owner, &bad, "deploy").await;
+    let now = chrono::Utc::now();
+    api.ok(
+        &owner,
+        "POST",
+        "/api/v2/freezes",
+        json!({
+            "name": "maintenance", "reason": "Planned database maintenance",
+            "scope": {"environment": ["production"]},
+            "start": (now - chrono::Duration::minutes(30)).to_rfc3339(),
+            "end": (now + chrono::Duration::hours(3)).to_rfc3339(),
+        }),
+    )
+    .await;
+
+    // The rollback is blocked by the freeze, with the way out named.
+    let j = api
+        .refused(
+            &sre,
+            "POST",
+            "/api/v2/projects/shop/rollbacks",
+            json!({"to": good["id"], "workloads": ["checkout"]}),
+            409,
+            "frozen",
+        )
+        .await;
+    assert!(
+        j["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("maintenance"),
+        "{j}"
+    );
+    // Break-glass needs a justification.
+    api.refused(&sre, "POST", "/api/v2/breakglass", json!({"environment": "production", "workload": "checkout", "severity": "P1", "justification": "urgent"}), 409, "policy_denied").await;
+    let session = api.ok(&sre, "POST", "/api/v2/breakglass", json!({
+        "project": "shop", "environment": "production", "workload": "checkout", "severity": "P1",
+        "justification": "P1 incident: checkout-service returning 500 errors at 40% since 14:35 UTC; rolling back REL-2847",
+        "durationMinutes": 60,
+    }))
+    .await;
+    let rb = api
+        .ok(
+            &sre,
+            "POST",
+            "/api/v2/projects/shop/rollbacks",
+            json!({"to": good["id"], "workloads": ["checkout"]}),
+        )
+        .await;
+    assert_eq!(rb["state"], "approved", "{rb}");
+    let done = api.step(&sre, &rb, "deploy").await;
+    assert_eq!(done["state"], "deployed", "{done}");
+    let sid = session["id"].as_str().unwrap();
+    let note = "Rollback to REL-2846 successful. Error rate returned to baseline.";
+    let closed = api
+        .ok(
+            &sre,
+            "POST",
+            &format!("/api/v2/breakglass/{sid}/close"),
+            json!({"note": note}),
+        )
+        .await;
+    assert_eq!(closed["state"], "closed");
+    // The post-incident review finds the whole session in the audit trail.
+    let seal = api
+        .ok(
+            &owner,
+            "GET",
+            &format!("/api/v2/audit?resource=breakglass/{sid}"),
+            json!(null),
+        )
+        .await;
+    let actions: Vec<&str> = seal["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["breakglass.open", "breakglass.close"], "{seal}");
+    let last = &seal["items"][1]["after"];
+    assert_eq!(last["note"], note);
+    assert!(!last["actions"].as_array().unwrap().is_empty(), "{last}");
+    // Closed, the freeze holds again.
+    api.ok(
+        &sre,
+        "PUT",
+        "/api/v2/projects/shop/workloads/checkout/values?environment=production",
+        json!({"image": {"tag": "2.9.1"}}),
+    )
+    .await;
+    api.refused(
+        &sre,
+        "POST",
+        "/api/v2/projects/shop/releases",
+        json!({"title": "after"}),
+        409,
+        "frozen",
+    )
+    .await;
+    drop(hub);
+    verified(dir.path());
+}
