@@ -518,11 +518,20 @@ fn compile(workspace: &Workspace, has_data: bool, timeout: Duration) -> Result<E
             module.rego_v1 = !f.v0;
         }
     }
-    // The built-in plugins, so that policies calling them (the library's among them) decide
-    // here as they do in the hub.
-    let builtin = Bundle::from_files(gatehouse_policies::plugin_files(), LoadOptions::default())
-        .map_err(|e| Failure::new(FailureCode::Bundle, e.to_string()))?;
-    bundle.add_plugins(builtin.plugins);
+    // The built-in plugins the policies call (the library's among them), so that they decide
+    // here as they do in the hub; only those, as compiling a module is not free.
+    let called = plugins_called(&workspace.files);
+    if !called.is_empty() {
+        let builtin =
+            Bundle::from_files(gatehouse_policies::plugin_files(), LoadOptions::default())
+                .map_err(|e| Failure::new(FailureCode::Bundle, e.to_string()))?;
+        bundle.add_plugins(
+            builtin
+                .plugins
+                .into_iter()
+                .filter(|p| called.contains(&p.manifest.name)),
+        );
+    }
     let options = EngineOptions {
         timeout,
         ..EngineOptions::default()
@@ -787,9 +796,44 @@ fn located_markers(message: &str) -> Vec<Marker> {
     out
 }
 
+/// The plugin names the files call as `gatehouse.plugin("name", ...)`.
+fn plugins_called(files: &[SourceFile]) -> std::collections::BTreeSet<String> {
+    const CALL: &str = "gatehouse.plugin(";
+    let mut out = std::collections::BTreeSet::new();
+    for f in files {
+        let mut rest = f.content.as_str();
+        while let Some(i) = rest.find(CALL) {
+            rest = &rest[i + CALL.len()..];
+            let args = rest.trim_start();
+            if let Some(quoted) = args.strip_prefix('"')
+                && let Some(end) = quoted.find('"')
+            {
+                out.insert(quoted[..end].to_owned());
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_plugins_a_workspace_calls_are_found_by_name() {
+        let f = |content: &str| SourceFile {
+            name: "p.rego".into(),
+            content: content.into(),
+            v0: false,
+        };
+        let files = [
+            f(r#"r := gatehouse.plugin("quorum", input, {}) if true"#),
+            f(r#"x := gatehouse.plugin( "freeze-windows", i, c)"#),
+            f("# no calls here, nor gatehouse.plugin(name)"),
+        ];
+        let names: Vec<String> = plugins_called(&files).into_iter().collect();
+        assert_eq!(names, ["freeze-windows", "quorum"]);
+    }
 
     #[test]
     fn located_markers_are_found_in_engine_messages() {
