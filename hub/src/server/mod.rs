@@ -16,6 +16,7 @@ pub mod governance;
 mod identity;
 mod observe;
 pub mod openapi;
+mod promotions;
 mod releases;
 pub mod resources;
 pub mod routes;

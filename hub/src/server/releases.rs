@@ -21,8 +21,8 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json as AxumJson};
 use gatehouse_engine::Outcome;
 use gatehouse_engine::action::{
-    ACTION_VERSION, Action, ActionKind, Change, ClusterRef, Facts, Principal, Release, Rollback,
-    RollbackMode, Scope, Subject,
+    ACTION_VERSION, Action, ActionKind, Change, ClusterRef, Facts, Principal, Promotion, Release,
+    Rollback, RollbackMode, Scope, Subject,
 };
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -38,7 +38,7 @@ use super::values::{self, Edit, Level, diff};
 use super::{Hub, blocking, body_json, parse_typed};
 
 /// Release states.
-pub(crate) mod state {
+pub(super) mod state {
     pub(crate) const DRAFT: &str = "draft";
     pub(crate) const PENDING: &str = "pending_approval";
     pub(crate) const APPROVED: &str = "approved";
@@ -316,18 +316,18 @@ pub(crate) fn routes() -> Vec<Route> {
 
 /// One level of one workload whose staged values differ from the deployed ones.
 #[derive(Debug, Clone)]
-struct Pending {
-    workload_id: String,
-    workload: String,
-    environment: String,
-    tenant: String,
-    staged: Json,
-    deployed: Json,
-    base_release: Option<String>,
+pub(super) struct Pending {
+    pub(super) workload_id: String,
+    pub(super) workload: String,
+    pub(super) environment: String,
+    pub(super) tenant: String,
+    pub(super) staged: Json,
+    pub(super) deployed: Json,
+    pub(super) base_release: Option<String>,
 }
 
 impl Pending {
-    fn changes(&self) -> Vec<Change> {
+    pub(super) fn changes(&self) -> Vec<Change> {
         let opt = |s: &String| (!s.is_empty()).then(|| s.clone());
         diff(&self.deployed, &self.staged)
             .into_iter()
@@ -342,7 +342,7 @@ impl Pending {
             .collect()
     }
 
-    fn target(&self) -> Json {
+    pub(super) fn target(&self) -> Json {
         json!({
             "workloadId": self.workload_id,
             "workload": self.workload,
@@ -546,6 +546,35 @@ fn release_subject(tx: &Tx<'_>, rel: &ReleaseRecord) -> ApiResult<Release> {
     })
 }
 
+/// The action kind a step of this release is decided as: a rollback's and a promotion's
+/// steps are decided as `rollback` and `promotion`, a plain release's as `plain`.
+fn kind_of(rel: &ReleaseRecord, plain: ActionKind) -> ActionKind {
+    if !rel.rollback.is_null() {
+        ActionKind::Rollback
+    } else if !rel.promotion.is_null() {
+        ActionKind::Promotion
+    } else {
+        plain
+    }
+}
+
+/// A promotion batch as policies see it.
+fn promotion_subject(rel: &ReleaseRecord) -> Option<Promotion> {
+    let p = &rel.promotion;
+    Some(Promotion {
+        from: p.get("from")?.as_str()?.to_owned(),
+        to: p.get("to")?.as_str()?.to_owned(),
+        tenants: p
+            .get("tenants")
+            .and_then(Json::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|t| t.as_str().map(str::to_owned))
+            .collect(),
+        batch: p.get("name").and_then(Json::as_str).map(str::to_owned),
+    })
+}
+
 /// A rollback as policies see it.
 fn rollback_subject(rel: &ReleaseRecord) -> Option<Rollback> {
     let to = rel.rollback.get("to")?.as_str()?.to_owned();
@@ -575,14 +604,20 @@ fn release_actions(
             project: Some(&p.name),
         },
     )?;
+    let mut facts = facts;
+    facts
+        .approval_policies
+        .extend(super::promotions::edge_policy(p, &rel.promotion));
     let release = release_subject(tx, rel)?;
     let rollback = rollback_subject(rel);
+    let promotion = promotion_subject(rel);
     let time = now();
     Ok(scopes(tx, caller, p, &rel.targets)?
         .into_iter()
         .map(|scope| {
             let mut a = action(caller, kind, scope, release.clone(), facts.clone(), &time);
             a.subject.rollback = rollback.clone();
+            a.subject.promotion = promotion.clone();
             a
         })
         .collect())
@@ -832,6 +867,7 @@ async fn create_release(
                 targets: Json::Array(chosen.iter().map(Pending::target).collect()),
                 gate: json!({}),
                 rollback: Json::Null,
+                promotion: Json::Null,
                 created_at: at.clone(),
                 updated_at: at,
                 deployed_at: None,
@@ -846,7 +882,7 @@ async fn create_release(
 
 /// Stores a new release (or rollback) once the engine allows its creation, submits it when
 /// asked, and answers with it. The create action is `release.create`, or `rollback`.
-async fn open_release(
+pub(super) async fn open_release(
     hub: &Hub,
     caller: &Caller,
     name: &str,
@@ -854,11 +890,7 @@ async fn open_release(
     rel: ReleaseRecord,
     submit: bool,
 ) -> ApiResult<ReleaseView> {
-    let kind = if rel.rollback.is_null() {
-        ActionKind::ReleaseCreate
-    } else {
-        ActionKind::Rollback
-    };
+    let kind = kind_of(&rel, ActionKind::ReleaseCreate);
     let (c, pp, rr) = (caller.clone(), p.clone(), rel.clone());
     let actions = blocking(
         hub,
@@ -1013,6 +1045,7 @@ async fn rollback(
                 targets: Json::Array(restore.iter().map(Pending::target).collect()),
                 gate: json!({}),
                 rollback: json!({"to": target.id, "number": target.number, "mode": mode}),
+                promotion: Json::Null,
                 created_at: at.clone(),
                 updated_at: at,
                 deployed_at: None,
@@ -1153,7 +1186,7 @@ async fn set_value(
     }
 }
 
-fn principal_ids(c: &Caller) -> (String, String) {
+pub(super) fn principal_ids(c: &Caller) -> (String, String) {
     match &c.principal {
         Who::User { id, name, .. } => (id.clone(), name.clone()),
         Who::ServiceAccount { id, name, .. } => (id.clone(), name.clone()),
@@ -1271,11 +1304,7 @@ async fn gate(
         hub,
         move |tx| {
             let (p, rel) = load(tx, &c, &n, &i)?;
-            let kind = if rel.rollback.is_null() {
-                ActionKind::ReleaseDeploy
-            } else {
-                ActionKind::Rollback
-            };
+            let kind = kind_of(&rel, ActionKind::ReleaseDeploy);
             let actions = release_actions(tx, &c, &p, &rel, kind)?;
             Ok((rel, actions))
         },
@@ -1647,15 +1676,18 @@ async fn close(
                     decision_id: None,
                 },
             )?;
-            Ok(())
+            Ok(rel)
         },
         true,
     )
     .await;
-    if let Err(e) = done {
-        let refused = format!("{}.refused", step.audit);
-        audit_refusal(&hub, &caller, &name, &id, &refused, &e).await;
-        return Err(e);
+    match done {
+        Err(e) => {
+            let refused = format!("{}.refused", step.audit);
+            audit_refusal(&hub, &caller, &name, &id, &refused, &e).await;
+            return Err(e);
+        }
+        Ok(rel) => super::promotions::closed(&hub, &caller, &name, &rel, step.to).await?,
     }
     Ok(AxumJson(reload(&hub, &caller, &name, &id).await?))
 }
@@ -1684,7 +1716,8 @@ async fn deploy_locked(hub: &Hub, caller: &Caller, name: &str, id: &str) -> ApiR
     }
     let (c, n) = (caller.clone(), name.to_owned());
     let v = verdict.clone();
-    blocking(
+    let done = rel.clone();
+    let outcome = blocking(
         hub,
         move |tx| {
             let resource = format!("project/{n}/release/{}", rel.number);
@@ -1763,9 +1796,9 @@ async fn deploy_locked(hub: &Hub, caller: &Caller, name: &str, id: &str) -> ApiR
                 let values = t.get("values").cloned().unwrap_or(json!({}));
                 tx.deployed_put(&s("workloadId"), &s("environment"), &s("tenant"), &values, &rel.id)?;
             }
-            if !rel.rollback.is_null() {
-                // A rollback restores the staged values too, so the change it undid is not
-                // offered again as pending.
+            if !rel.rollback.is_null() || !rel.promotion.is_null() {
+                // A rollback or promotion sets the staged values too, so what it deployed is
+                // not offered again as pending.
                 for t in &targets {
                     let s = |k: &str| t.get(k).and_then(Json::as_str).unwrap_or_default().to_owned();
                     let values = t.get("values").cloned().unwrap_or(json!({}));
@@ -1790,5 +1823,9 @@ async fn deploy_locked(hub: &Hub, caller: &Caller, name: &str, id: &str) -> ApiR
         },
         true,
     )
-    .await?
+    .await?;
+    if outcome.is_ok() && !done.promotion.is_null() {
+        super::promotions::deployed(hub.clone(), caller.clone(), name.to_owned(), done).await?;
+    }
+    outcome
 }

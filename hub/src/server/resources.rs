@@ -139,6 +139,26 @@ pub struct ProjectSpec {
     /// then deploys once the gates let it.
     #[serde(default)]
     pub auto_release: bool,
+    /// The promotion pipeline: the environment-to-environment edges changes may be promoted
+    /// along, each with the approvals it needs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pipeline: Vec<PipelineEdge>,
+}
+
+/// One edge of a project's promotion pipeline.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PipelineEdge {
+    /// From this environment ...
+    pub from: String,
+    /// ... to this one.
+    pub to: String,
+    /// Approvals a promotion along this edge needs, besides any approval policy (0: none).
+    #[serde(default)]
+    pub approvals: u32,
+    /// Teams whose members may give them (empty: any member).
+    #[serde(default)]
+    pub approver_teams: Vec<String>,
 }
 
 /// A project's use of an organization environment (same name), bound to a target cluster.
@@ -710,6 +730,39 @@ fn validate(
                     &format!("projects[{i}]"),
                     "project",
                 )?;
+            }
+        }
+        "project" => {
+            let p: ProjectSpec = spec_as(spec)?;
+            for (i, e) in p.pipeline.iter().enumerate() {
+                for (field, env) in [("from", &e.from), ("to", &e.to)] {
+                    need_ref(
+                        tx,
+                        org,
+                        None,
+                        "environment",
+                        env,
+                        &format!("pipeline[{i}].{field}"),
+                        "environment",
+                    )?;
+                }
+                if e.from == e.to {
+                    return Err(ApiError::invalid(
+                        format!("pipeline[{i}]"),
+                        "an edge goes from one environment to another",
+                    ));
+                }
+                for (j, t) in e.approver_teams.iter().enumerate() {
+                    need_ref(
+                        tx,
+                        org,
+                        None,
+                        "team",
+                        t,
+                        &format!("pipeline[{i}].approverTeams[{j}]"),
+                        "team",
+                    )?;
+                }
             }
         }
         "approval_policy" => {

@@ -24,7 +24,8 @@ use super::access::{Grant, Need, authenticate};
 use super::error::{ApiError, ErrorBody};
 use super::resources::{self, KINDS, KindDef, handlers};
 use super::{
-    Hub, audit, blocking, breakglass, charts, clusters, identity, observe, releases, values,
+    Hub, audit, blocking, breakglass, charts, clusters, identity, observe, promotions, releases,
+    values,
 };
 
 /// A schema producer for the OpenAPI document.
@@ -305,6 +306,7 @@ pub fn table() -> Vec<Route> {
     routes.extend(charts::routes());
     routes.extend(values::routes());
     routes.extend(releases::routes());
+    routes.extend(promotions::routes());
     routes.extend(breakglass::routes());
     routes.extend(audit::routes());
     routes

@@ -313,12 +313,28 @@ pub(crate) enum Edit {
     Replace(Json),
     /// One dotted key path set to a value (intermediate objects created).
     Set(String, Json),
+    /// One dotted key path removed (absent already: no change).
+    Unset(String),
 }
 
 impl Edit {
-    fn result(&self, before: &Json) -> ApiResult<Json> {
+    /// The values after the edit.
+    pub(crate) fn result(&self, before: &Json) -> ApiResult<Json> {
         match self {
             Edit::Replace(v) => Ok(v.clone()),
+            Edit::Unset(path) => {
+                let mut out = before.clone();
+                let keys: Vec<&str> = path.split('.').collect();
+                let (last, parents) = keys.split_last().unwrap_or((&"", &[]));
+                let mut at = Some(&mut out);
+                for k in parents {
+                    at = at.and_then(|v| v.get_mut(*k));
+                }
+                if let Some(Json::Object(map)) = at {
+                    map.remove(*last);
+                }
+                Ok(out)
+            }
             Edit::Set(path, value) => {
                 let mut out = before.clone();
                 let mut at = &mut out;

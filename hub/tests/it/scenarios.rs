@@ -656,3 +656,148 @@ async fn scenario_8_break_glass_gets_a_fix_past_a_freeze_and_is_sealed() {
     drop(hub);
     verified(dir.path());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scenario_2_a_canary_tenant_then_batches_then_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = start(dir.path());
+    let owner = owner_token(&hub);
+    let api = Api::of(&hub);
+    api.shop(&owner).await;
+    for t in ["alpha", "beta", "gamma", "delta"] {
+        api.ok(&owner, "POST", "/api/v2/tenants", json!({"name": t}))
+            .await;
+        api.ok(
+            &owner,
+            "POST",
+            "/api/v2/projects/shop/tenants",
+            json!({"name": t}),
+        )
+        .await;
+    }
+    let first = api.release(&owner, "initial").await;
+    api.step(&owner, &first, "deploy").await;
+    let devops = api.member(&owner, "dora", "member").await;
+    let sre = api.member(&owner, "sid", "operator").await;
+    api.ok(
+        &owner,
+        "POST",
+        "/api/v2/teams",
+        json!({"name": "devops", "members": ["dora"], "grants": {"shop": ["write", "release"]}}),
+    )
+    .await;
+    api.ok(
+        &owner,
+        "POST",
+        "/api/v2/teams",
+        json!({"name": "sre", "members": ["sid"], "grants": {"shop": ["approve"]}}),
+    )
+    .await;
+    api.ok(
+        &owner,
+        "POST",
+        "/api/v2/approval-policies",
+        json!({
+            "name": "production-sre", "scope": {"environment": ["production"]},
+            "kinds": ["release.deploy", "promotion"], "quorum": 1, "eligible": {"teams": ["sre"]},
+        }),
+    )
+    .await;
+
+    // The canary: tenant-alpha's values, released to alpha only, approved, deployed.
+    api.ok(
+        &devops,
+        "PUT",
+        "/api/v2/projects/shop/workloads/checkout/values?environment=production&tenant=alpha",
+        json!({"image": {"tag": "2.3.0"}, "env": {"FEATURE_CHECKOUT_V2": "on"}}),
+    )
+    .await;
+    let canary = api.ok(&devops, "POST", "/api/v2/projects/shop/releases", json!({
+        "title": "Canary: checkout 2.3.0 → alpha", "tenants": ["alpha"], "submit": true, "autoDeploy": true,
+    }))
+    .await;
+    assert_eq!(
+        canary["targets"].as_array().unwrap().len(),
+        1,
+        "only alpha: {canary}"
+    );
+    assert_eq!(
+        api.step(&sre, &canary, "approve").await["state"],
+        "deployed"
+    );
+
+    // Promote the same changes: beta and gamma, then the rest; each batch gated.
+    let promo = api
+        .ok(
+            &devops,
+            "POST",
+            "/api/v2/projects/shop/promotions",
+            json!({
+                "release": canary["id"], "autoDeploy": true,
+                "batches": [{"name": "batch-1", "tenants": ["beta", "gamma"]}, {"name": "rest"}],
+            }),
+        )
+        .await;
+    let url = format!(
+        "/api/v2/projects/shop/promotions/{}",
+        promo["id"].as_str().unwrap()
+    );
+    assert_eq!(promo["state"], "running");
+    assert_eq!(
+        promo["batches"][0]["releaseState"], "pending_approval",
+        "{promo}"
+    );
+    let batch1 = json!({"id": promo["batches"][0]["release"]});
+    let r = api
+        .ok(
+            &sre,
+            "GET",
+            &format!(
+                "/api/v2/projects/shop/releases/{}",
+                batch1["id"].as_str().unwrap()
+            ),
+            json!(null),
+        )
+        .await;
+    assert_eq!(
+        r["changes"].as_array().unwrap().len(),
+        4,
+        "two keys for two tenants: {r}"
+    );
+    assert!(
+        r["gate"]["requirements"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("production-sre"),
+        "{r}"
+    );
+    api.step(&sre, &batch1, "approve").await;
+    let p = api.ok(&devops, "GET", &url, json!(null)).await;
+    assert_eq!(p["batches"][0]["state"], "deployed", "{p}");
+    assert_eq!(p["current"], 1);
+    // Degradation seen: the SRE rejects the last batch; the promotion pauses.
+    let rest = json!({"id": p["batches"][1]["release"]});
+    api.step(&sre, &rest, "reject").await;
+    let p = api.ok(&devops, "GET", &url, json!(null)).await;
+    assert_eq!(p["state"], "paused", "{p}");
+    // Fixed and verified: resumed, approved, and the rollout completes.
+    let p = api
+        .ok(&devops, "POST", &format!("{url}/resume"), json!({}))
+        .await;
+    assert_eq!(p["state"], "running");
+    let again = json!({"id": p["batches"][1]["release"]});
+    assert_ne!(again["id"], rest["id"]);
+    api.step(&sre, &again, "approve").await;
+    let p = api.ok(&devops, "GET", &url, json!(null)).await;
+    assert_eq!(p["state"], "completed", "{p}");
+    for t in ["beta", "gamma", "delta"] {
+        let v = api.ok(&devops, "GET", &format!("/api/v2/projects/shop/workloads/checkout/values?environment=production&tenant={t}"), json!(null)).await;
+        assert_eq!(v["values"]["image"]["tag"], "2.3.0", "{t}: {v}");
+    }
+    let pending = api
+        .ok(&devops, "GET", "/api/v2/projects/shop/changes", json!(null))
+        .await;
+    assert_eq!(pending["items"], json!([]), "{pending}");
+    drop(hub);
+    verified(dir.path());
+}

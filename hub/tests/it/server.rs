@@ -44,6 +44,7 @@ struct Ids {
     decision: String,
     release: String,
     session: String,
+    promotion: String,
 }
 
 fn engine() -> Engine {
@@ -286,6 +287,23 @@ async fn setup() -> Env {
     )
     .await;
     let decision = v["decision"]["id"].as_str().unwrap().to_owned();
+    let rel = ok(
+        &app,
+        Method::POST,
+        "/api/v2/projects/shop/releases",
+        o,
+        json!({"title": "First", "submit": true, "autoDeploy": true}),
+    )
+    .await;
+    assert_eq!(rel["state"], "deployed", "{rel}");
+    let promotion = ok(
+        &app,
+        Method::POST,
+        "/api/v2/projects/shop/promotions",
+        o,
+        json!({"release": rel["id"], "batches": [{"name": "acme", "tenants": ["acme"]}]}),
+    )
+    .await;
     ok(
         &app,
         Method::POST,
@@ -295,19 +313,12 @@ async fn setup() -> Env {
     )
     .await;
     ok(&app, Method::POST, "/api/v2/freezes", o, json!({"name": "new-year", "reason": "Year-end", "start": "2030-12-31T00:00:00Z", "end": "2031-01-02T00:00:00Z"})).await;
-    let rel = ok(
-        &app,
-        Method::POST,
-        "/api/v2/projects/shop/releases",
-        o,
-        json!({"title": "First"}),
-    )
-    .await;
     let session = ok(&app, Method::POST, "/api/v2/breakglass", o, json!({"project": "shop", "environment": "production", "justification": "P2: checkout errors after the last deploy; rolling back", "severity": "P2", "durationMinutes": 30})).await;
     let ids = Ids {
         decision,
         release: rel["id"].as_str().unwrap().to_owned(),
         session: session["id"].as_str().unwrap().to_owned(),
+        promotion: promotion["id"].as_str().unwrap().to_owned(),
     };
     let other = hub
         .store
@@ -358,7 +369,8 @@ fn fill(path: &str, real: bool, ids: &Ids) -> String {
             "{id}" => ids.decision.clone(),
             "{release}" if real => ids.release.clone(),
             "{session}" if real => ids.session.clone(),
-            "{release}" | "{session}" => "ghost".to_owned(),
+            "{promotion}" if real => ids.promotion.clone(),
+            "{release}" | "{session}" | "{promotion}" => "ghost".to_owned(),
             s if s.starts_with('{') => panic!("no fixture for {s} in {path}"),
             s => s.to_owned(),
         };

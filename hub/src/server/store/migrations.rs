@@ -126,6 +126,7 @@ CREATE TABLE releases (
     targets      TEXT NOT NULL CHECK (json_valid(targets)),
     gate         TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(gate)),
     rollback     TEXT NOT NULL DEFAULT 'null' CHECK (json_valid(rollback)),
+    promotion    TEXT NOT NULL DEFAULT 'null' CHECK (json_valid(promotion)),
     created_at   TEXT NOT NULL,
     updated_at   TEXT NOT NULL,
     deployed_at  TEXT,
@@ -180,5 +181,20 @@ CREATE TABLE breakglass_sessions (
     actions       TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(actions))
 );
 CREATE INDEX breakglass_by_user ON breakglass_sessions (org_id, user_id);
+CREATE TABLE promotions (
+    id           TEXT PRIMARY KEY,
+    org_id       TEXT NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
+    project_id   TEXT NOT NULL REFERENCES resources(id) ON DELETE CASCADE,
+    source       TEXT NOT NULL,
+    from_env     TEXT NOT NULL,
+    to_env       TEXT NOT NULL,
+    batches      TEXT NOT NULL CHECK (json_valid(batches)),
+    current      INTEGER NOT NULL DEFAULT 0,
+    state        TEXT NOT NULL CHECK (state IN ('running', 'paused', 'completed')),
+    auto_deploy  INTEGER NOT NULL DEFAULT 0,
+    requester    TEXT NOT NULL,
+    created_at   TEXT NOT NULL,
+    updated_at   TEXT NOT NULL
+);
 "#,
 ];

@@ -20,7 +20,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use serde_json::Value as Json;
 
 pub use audit::{AuditEntry, AuditFilter, AuditRecord, VerifyReport};
-pub use releases::{ApprovalRecord, ReleaseEvent, ReleaseRecord, SessionRecord};
+pub use releases::{ApprovalRecord, PromotionRecord, ReleaseEvent, ReleaseRecord, SessionRecord};
 
 /// What can go wrong in the store.
 #[derive(Debug, thiserror::Error)]

@@ -41,6 +41,9 @@ pub struct ReleaseRecord {
     pub gate: Json,
     /// For a rollback, `{"to": release id, "number": n, "mode": "full" | "service"}`; else null.
     pub rollback: Json,
+    /// For a batch of a promotion, `{"id": promotion id, "batch": index, "name": batch name,
+    /// "from": env, "to": env, "tenants": [...]}`; else null.
+    pub promotion: Json,
     /// Created.
     pub created_at: String,
     /// Last changed.
@@ -128,10 +131,10 @@ impl SessionRecord {
 }
 
 const RELEASE_COLUMNS: &str = "id, org_id, project_id, number, title, description, state, \
-     requester_id, requester, auto_deploy, changes, targets, gate, rollback, created_at, updated_at, \
+     requester_id, requester, auto_deploy, changes, targets, gate, rollback, promotion, created_at, updated_at, \
      deployed_at";
 
-fn release_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(ReleaseRecord, [String; 4])> {
+fn release_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(ReleaseRecord, [String; 5])> {
     Ok((
         ReleaseRecord {
             id: r.get(0)?,
@@ -148,22 +151,79 @@ fn release_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(ReleaseRecord, [Strin
             targets: Json::Null,
             gate: Json::Null,
             rollback: Json::Null,
-            created_at: r.get(14)?,
-            updated_at: r.get(15)?,
-            deployed_at: r.get(16)?,
+            promotion: Json::Null,
+            created_at: r.get(15)?,
+            updated_at: r.get(16)?,
+            deployed_at: r.get(17)?,
         },
-        [r.get(10)?, r.get(11)?, r.get(12)?, r.get(13)?],
+        [r.get(10)?, r.get(11)?, r.get(12)?, r.get(13)?, r.get(14)?],
     ))
 }
 
 fn with_docs(
-    (mut rec, [changes, targets, gate, rollback]): (ReleaseRecord, [String; 4]),
+    (mut rec, [changes, targets, gate, rollback, promotion]): (ReleaseRecord, [String; 5]),
 ) -> Result<ReleaseRecord, StoreError> {
     rec.rollback = parse_json(&rollback)?;
+    rec.promotion = parse_json(&promotion)?;
     rec.changes = parse_json(&changes)?;
     rec.targets = parse_json(&targets)?;
     rec.gate = parse_json(&gate)?;
     Ok(rec)
+}
+
+/// A promotion: one release's changes carried to other levels, batch by batch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PromotionRecord {
+    /// Promotion id (`promo_…`).
+    pub id: String,
+    /// Organization id.
+    pub org_id: String,
+    /// Project id.
+    pub project_id: String,
+    /// The deployed release whose changes are promoted.
+    pub source: String,
+    /// The environment the changes come from.
+    pub from_env: String,
+    /// The environment they go to.
+    pub to_env: String,
+    /// `[{"name", "tenants", "release"}]`: each batch and the release that carries it.
+    pub batches: Json,
+    /// The batch under way (index).
+    pub current: i64,
+    /// `running`, `paused` or `completed`.
+    pub state: String,
+    /// Deploy each batch as soon as approved.
+    pub auto_deploy: bool,
+    /// Who started it.
+    pub requester: String,
+    /// Created.
+    pub created_at: String,
+    /// Last changed.
+    pub updated_at: String,
+}
+
+const PROMOTION_COLUMNS: &str = "id, org_id, project_id, source, from_env, to_env, batches, \
+     current, state, auto_deploy, requester, created_at, updated_at";
+
+fn promotion_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(PromotionRecord, String)> {
+    Ok((
+        PromotionRecord {
+            id: r.get(0)?,
+            org_id: r.get(1)?,
+            project_id: r.get(2)?,
+            source: r.get(3)?,
+            from_env: r.get(4)?,
+            to_env: r.get(5)?,
+            batches: Json::Null,
+            current: r.get(7)?,
+            state: r.get(8)?,
+            auto_deploy: r.get(9)?,
+            requester: r.get(10)?,
+            created_at: r.get(11)?,
+            updated_at: r.get(12)?,
+        },
+        r.get(6)?,
+    ))
 }
 
 const SESSION_COLUMNS: &str = "id, org_id, user_id, user_name, project, environment, workload, \
@@ -208,7 +268,7 @@ impl Tx<'_> {
             |r| r.get(0),
         )?;
         self.conn.execute(
-            &format!("INSERT INTO releases ({RELEASE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"),
+            &format!("INSERT INTO releases ({RELEASE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"),
             params![
                 rec.id,
                 rec.org_id,
@@ -224,6 +284,7 @@ impl Tx<'_> {
                 rec.targets.to_string(),
                 rec.gate.to_string(),
                 rec.rollback.to_string(),
+                rec.promotion.to_string(),
                 rec.created_at,
                 rec.updated_at,
                 rec.deployed_at
@@ -462,6 +523,61 @@ impl Tx<'_> {
             Ok((e, t, doc.as_deref().map(parse_json).transpose()?))
         })
         .collect()
+    }
+
+    // ----- promotions -----
+
+    /// Stores a new promotion.
+    pub fn promotion_insert(&self, p: &PromotionRecord) -> Result<(), StoreError> {
+        self.conn.execute(
+            &format!("INSERT INTO promotions ({PROMOTION_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"),
+            params![
+                p.id,
+                p.org_id,
+                p.project_id,
+                p.source,
+                p.from_env,
+                p.to_env,
+                p.batches.to_string(),
+                p.current,
+                p.state,
+                p.auto_deploy,
+                p.requester,
+                p.created_at,
+                p.updated_at
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// A promotion of a project.
+    pub fn promotion(
+        &self,
+        org_id: &str,
+        project_id: &str,
+        id: &str,
+    ) -> Result<Option<PromotionRecord>, StoreError> {
+        self.conn
+            .query_row(
+                &format!("SELECT {PROMOTION_COLUMNS} FROM promotions WHERE org_id = ?1 AND project_id = ?2 AND id = ?3"),
+                [org_id, project_id, id],
+                promotion_row,
+            )
+            .optional()?
+            .map(|(mut p, batches)| {
+                p.batches = parse_json(&batches)?;
+                Ok(p)
+            })
+            .transpose()
+    }
+
+    /// Saves a promotion's batches, position and state.
+    pub fn promotion_update(&self, p: &PromotionRecord) -> Result<(), StoreError> {
+        self.conn.execute(
+            "UPDATE promotions SET batches = ?2, current = ?3, state = ?4, updated_at = ?5 WHERE id = ?1",
+            params![p.id, p.batches.to_string(), p.current, p.state, now()],
+        )?;
+        Ok(())
     }
 
     // ----- break-glass sessions -----
