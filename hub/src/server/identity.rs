@@ -261,8 +261,10 @@ async fn features(State(hub): State<Hub>) -> AxumJson<Features> {
         "approvals",
         "freezes",
         "breakglass",
+        "rollback",
+        "promotion",
     ];
-    let off = ["rollback", "promotion", "agentConnect"];
+    let off = ["agentConnect"];
     let features = on
         .into_iter()
         .map(|f| (f.to_owned(), true))

@@ -476,7 +476,12 @@ fn batch_levels(
         .into_iter()
         .map(|t| t.name)
         .collect();
-    let changes = changes_of(&source);
+    // Only what the release changed in the environment promoted from: its workload-wide
+    // changes already reach every environment.
+    let changes: Vec<Json> = changes_of(&source)
+        .into_iter()
+        .filter(|c| c.get("environment").and_then(Json::as_str) == Some(promo.from_env.as_str()))
+        .collect();
     let source_tenants: BTreeSet<String> = changes
         .iter()
         .filter_map(|c| c.get("tenant").and_then(Json::as_str).map(str::to_owned))

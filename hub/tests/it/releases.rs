@@ -1088,3 +1088,122 @@ async fn a_ci_image_update_opens_a_release_that_still_passes_every_gate() {
     assert_eq!(j["error"]["detail"]["path"], "path");
     assert!(intact(&env));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn promotion_follows_the_pipeline_and_its_edge_approvals() {
+    let env = setup(&[]).await;
+    env.ok(
+        "owner",
+        Method::POST,
+        "/api/v2/environments",
+        json!({"name": "staging", "rank": 20}),
+    )
+    .await;
+    env.ok(
+        "owner",
+        Method::POST,
+        "/api/v2/projects/shop/environments",
+        json!({"name": "staging", "cluster": "prod-eu"}),
+    )
+    .await;
+    // No edge yet: refused, naming the fix.
+    stage_at(&env, "staging", json!({"image": {"tag": "3.0.0"}})).await;
+    let rel = env
+        .ok("alice", Method::POST, "/api/v2/projects/shop/releases", json!({"title": "staging 3.0.0", "environments": ["staging"], "submit": true, "autoDeploy": true}))
+        .await;
+    assert_eq!(rel["state"], "deployed", "{rel}");
+    let (s, j) = env
+        .send(
+            "alice",
+            Method::POST,
+            "/api/v2/projects/shop/promotions",
+            json!({"release": rel["id"], "to": "production"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{j}");
+    assert_eq!(j["error"]["code"], "not_in_pipeline");
+    // An edge that needs one approval from platform.
+    env.ok("owner", Method::PATCH, "/api/v2/projects/shop", json!({"pipeline": [{"from": "staging", "to": "production", "approvals": 1, "approverTeams": ["platform"]}]})).await;
+    let (s, j) = env
+        .send(
+            "owner",
+            Method::PATCH,
+            "/api/v2/projects/shop",
+            json!({"pipeline": [{"from": "staging", "to": "mars"}]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{j}");
+    assert_eq!(j["error"]["detail"]["path"], "pipeline[0].to");
+    let promo = env
+        .ok(
+            "alice",
+            Method::POST,
+            "/api/v2/projects/shop/promotions",
+            json!({"release": rel["id"], "to": "production"}),
+        )
+        .await;
+    let batch = promo["batches"][0]["release"].as_str().unwrap().to_owned();
+    let path = format!("/api/v2/projects/shop/releases/{batch}");
+    let r = env.ok("alice", Method::GET, &path, json!(null)).await;
+    assert_eq!(r["state"], "pending_approval", "{r}");
+    assert!(
+        waiting(&r)
+            .iter()
+            .any(|m| m.contains("staging → production")),
+        "{r}"
+    );
+    assert_eq!(r["changes"].as_array().unwrap().len(), 1, "only the staging change: {r}");
+    assert_eq!(r["changes"][0]["environment"], "production");
+    assert_eq!(r["changes"][0]["path"], "image.tag");
+    assert_eq!(r["changes"][0]["after"], "3.0.0");
+    // Bob (backend) is not eligible on this edge; Carol (platform) is.
+    let (s, j) = env
+        .send("bob", Method::POST, &format!("{path}/approve"), json!({}))
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{j}");
+    assert_eq!(j["error"]["code"], "approval_refused");
+    env.ok("carol", Method::POST, &format!("{path}/approve"), json!({}))
+        .await;
+    let r = env
+        .ok("alice", Method::POST, &format!("{path}/deploy"), json!({}))
+        .await;
+    assert_eq!(r["state"], "deployed", "{r}");
+    let d = env
+        .ok(
+            "owner",
+            Method::GET,
+            &format!(
+                "/api/v2/decisions/{}",
+                r["timeline"].as_array().unwrap().last().unwrap()["decisions"][0]
+                    .as_str()
+                    .unwrap()
+            ),
+            json!(null),
+        )
+        .await;
+    assert_eq!(d["decision"]["kind"], "promotion");
+    assert_eq!(d["action"]["subject"]["promotion"]["from"], "staging");
+    let p = env
+        .ok(
+            "alice",
+            Method::GET,
+            &format!(
+                "/api/v2/projects/shop/promotions/{}",
+                promo["id"].as_str().unwrap()
+            ),
+            json!(null),
+        )
+        .await;
+    assert_eq!(p["state"], "completed", "{p}");
+    assert!(intact(&env));
+}
+
+async fn stage_at(env: &Env, environment: &str, values: Json) {
+    env.ok(
+        "alice",
+        Method::PUT,
+        &format!("/api/v2/projects/shop/workloads/checkout/values?environment={environment}"),
+        values,
+    )
+    .await;
+}
