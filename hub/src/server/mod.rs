@@ -14,6 +14,7 @@ mod clusters;
 pub mod error;
 pub mod governance;
 mod identity;
+pub mod notify;
 mod observe;
 pub mod openapi;
 mod promotions;
@@ -187,6 +188,7 @@ pub async fn serve(hub: Hub) -> Result<()> {
         .with_context(|| format!("cannot listen on {}", hub.config.listen))?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, data_dir = %hub.config.data_dir.display(), "hub listening");
+    let _deliveries = notify::spawn(hub.clone(), notify::Retry::default());
     println!(
         "Gatehouse hub listening on http://{addr} (API under /api/v2, OpenAPI at /api/v2/openapi.json)"
     );

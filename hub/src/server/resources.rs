@@ -23,6 +23,7 @@ use serde_json::{Map, Value as Json, json};
 use super::access::{Caller, Grant};
 use super::error::{ApiError, ApiResult};
 use super::governance::{ApprovalPolicySpec, FreezeSpec};
+use super::notify::NotificationSpec;
 use super::store::{AuditEntry, Resource, Tx};
 use super::{Hub, blocking, body_json};
 
@@ -398,6 +399,14 @@ pub static KINDS: &[KindDef] = &[
         Grant::Write
     ),
     kind!(
+        "notification",
+        "notifications",
+        "notification",
+        false,
+        NotificationSpec,
+        Grant::Write
+    ),
+    kind!(
         "project",
         "projects",
         "project",
@@ -480,6 +489,9 @@ pub fn view(def: &KindDef, res: &Resource, project: Option<&str>) -> Json {
     }
     if def.kind == "variable" && res.spec.get("secret") == Some(&Json::Bool(true)) {
         obj.insert("value".into(), Json::Null);
+    }
+    if def.kind == "notification" && res.spec.get("secret").is_some() {
+        obj.insert("secret".into(), json!("(set)"));
     }
     obj.insert("version".into(), json!(res.version));
     obj.insert("createdAt".into(), json!(res.created_at));
@@ -764,6 +776,10 @@ fn validate(
                     )?;
                 }
             }
+        }
+        "notification" => {
+            let n: NotificationSpec = spec_as(spec)?;
+            n.check()?;
         }
         "approval_policy" => {
             let a: ApprovalPolicySpec = spec_as(spec)?;

@@ -24,8 +24,8 @@ use super::access::{Grant, Need, authenticate};
 use super::error::{ApiError, ErrorBody};
 use super::resources::{self, KINDS, KindDef, handlers};
 use super::{
-    Hub, audit, blocking, breakglass, charts, clusters, identity, observe, promotions, releases,
-    values,
+    Hub, audit, blocking, breakglass, charts, clusters, identity, notify, observe, promotions,
+    releases, values,
 };
 
 /// A schema producer for the OpenAPI document.
@@ -307,6 +307,7 @@ pub fn table() -> Vec<Route> {
     routes.extend(values::routes());
     routes.extend(releases::routes());
     routes.extend(promotions::routes());
+    routes.extend(notify::routes());
     routes.extend(breakglass::routes());
     routes.extend(audit::routes());
     routes

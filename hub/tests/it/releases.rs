@@ -1152,7 +1152,11 @@ async fn promotion_follows_the_pipeline_and_its_edge_approvals() {
             .any(|m| m.contains("staging → production")),
         "{r}"
     );
-    assert_eq!(r["changes"].as_array().unwrap().len(), 1, "only the staging change: {r}");
+    assert_eq!(
+        r["changes"].as_array().unwrap().len(),
+        1,
+        "only the staging change: {r}"
+    );
     assert_eq!(r["changes"][0]["environment"], "production");
     assert_eq!(r["changes"][0]["path"], "image.tag");
     assert_eq!(r["changes"][0]["after"], "3.0.0");
@@ -1206,4 +1210,195 @@ async fn stage_at(env: &Env, environment: &str, values: Json) {
         values,
     )
     .await;
+}
+
+/// A webhook receiver on loopback that fails its first `failures` requests.
+async fn receiver(
+    failures: usize,
+) -> (
+    String,
+    std::sync::Arc<std::sync::Mutex<Vec<(axum::http::HeaderMap, Json)>>>,
+) {
+    use std::sync::{Arc, Mutex};
+    let seen: Arc<Mutex<Vec<(axum::http::HeaderMap, Json)>>> = Arc::default();
+    let count = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let (s, c) = (seen.clone(), count.clone());
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(
+            move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+                let (s, c) = (s.clone(), c.clone());
+                async move {
+                    if c.fetch_add(1, std::sync::atomic::Ordering::SeqCst) < failures {
+                        return StatusCode::SERVICE_UNAVAILABLE;
+                    }
+                    let json: Json = serde_json::from_slice(&body).unwrap_or(Json::Null);
+                    assert_eq!(
+                        headers
+                            .get("x-gatehouse-signature")
+                            .map(|v| v.to_str().unwrap().to_owned()),
+                        Some(gatehouse::server::notify::signature("s3cret", &body))
+                            .filter(|_| headers.contains_key("x-gatehouse-signature")),
+                    );
+                    s.lock().unwrap().push((headers, json));
+                    StatusCode::OK
+                }
+            },
+        ),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, seen)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn release_events_are_posted_to_webhooks_with_retries_and_a_delivery_log() {
+    use gatehouse::server::notify::{Retry, spawn};
+    let env = setup(&[]).await;
+    let _worker = spawn(
+        env.hub.clone(),
+        Retry {
+            base: std::time::Duration::from_millis(50),
+            attempts: 4,
+            timeout: std::time::Duration::from_secs(2),
+        },
+    );
+    let (flaky, seen) = receiver(2).await;
+    let (slack, slack_seen) = receiver(0).await;
+    env.ok(
+        "owner",
+        Method::POST,
+        "/api/v2/notifications",
+        json!({"name": "ops", "url": flaky, "secret": "s3cret", "events": ["release.deployed"]}),
+    )
+    .await;
+    env.ok(
+        "owner",
+        Method::POST,
+        "/api/v2/notifications",
+        json!({"name": "chat", "url": slack, "format": "slack", "projects": ["shop"]}),
+    )
+    .await;
+    env.ok(
+        "owner",
+        Method::POST,
+        "/api/v2/notifications",
+        json!({"name": "gone", "url": "http://127.0.0.1:9/nothing", "events": ["release.created"]}),
+    )
+    .await;
+    let (s, j) = env
+        .send(
+            "owner",
+            Method::POST,
+            "/api/v2/notifications",
+            json!({"name": "tls", "url": "https://hooks.example/x"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{j}");
+    assert_eq!(j["error"]["detail"]["path"], "url");
+    let listed = env
+        .ok(
+            "owner",
+            Method::GET,
+            "/api/v2/notifications/ops",
+            json!(null),
+        )
+        .await;
+    assert_eq!(
+        listed["secret"], "(set)",
+        "the secret is not shown again: {listed}"
+    );
+
+    stage(&env, "alice", json!({"replicas": 6})).await;
+    let rel = env
+        .ok(
+            "alice",
+            Method::POST,
+            "/api/v2/projects/shop/releases",
+            json!({"title": "scale out", "submit": true, "autoDeploy": true}),
+        )
+        .await;
+    assert_eq!(rel["state"], "deployed");
+
+    // Bounded wait for the worker: the flaky endpoint needs three attempts.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let ops = env
+            .ok(
+                "owner",
+                Method::GET,
+                "/api/v2/notifications/ops/deliveries",
+                json!(null),
+            )
+            .await;
+        let gone = env
+            .ok(
+                "owner",
+                Method::GET,
+                "/api/v2/notifications/gone/deliveries",
+                json!(null),
+            )
+            .await;
+        let done = ops["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|d| d["state"] != "pending")
+            && gone["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|d| d["state"] != "pending")
+            && !ops["items"].as_array().unwrap().is_empty();
+        if done {
+            assert_eq!(
+                ops["items"].as_array().unwrap().len(),
+                1,
+                "only release.deployed: {ops}"
+            );
+            assert_eq!(ops["items"][0]["state"], "delivered");
+            assert_eq!(ops["items"][0]["attempts"], 3, "{ops}");
+            assert_eq!(gone["items"][0]["state"], "failed");
+            assert_eq!(gone["items"][0]["attempts"], 4);
+            assert!(
+                gone["items"][0]["lastError"]
+                    .as_str()
+                    .unwrap()
+                    .contains("cannot reach")
+            );
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "deliveries still pending: {ops} {gone}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let got = seen.lock().unwrap().clone();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].1["event"], "release.deployed");
+    assert_eq!(got[0].1["release"]["title"], "scale out");
+    assert!(got[0].0.contains_key("x-gatehouse-signature"));
+    // The Slack-compatible body, for every event of the release.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while slack_seen.lock().unwrap().len() < 4 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "slack deliveries missing"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let texts: Vec<String> = slack_seen
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(_, b)| b["text"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(
+        texts
+            .iter()
+            .any(|t| t == "Release #1 \"scale out\" in shop: deployed by user:alice"),
+        "{texts:?}"
+    );
 }

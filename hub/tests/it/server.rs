@@ -312,6 +312,14 @@ async fn setup() -> Env {
         json!({"name": "prod-one", "scope": {"environment": ["production"]}, "quorum": 1}),
     )
     .await;
+    ok(
+        &app,
+        Method::POST,
+        "/api/v2/notifications",
+        o,
+        json!({"name": "ops-hook", "url": "http://127.0.0.1:9/hook", "secret": "s3cret"}),
+    )
+    .await;
     ok(&app, Method::POST, "/api/v2/freezes", o, json!({"name": "new-year", "reason": "Year-end", "start": "2030-12-31T00:00:00Z", "end": "2031-01-02T00:00:00Z"})).await;
     let session = ok(&app, Method::POST, "/api/v2/breakglass", o, json!({"project": "shop", "environment": "production", "justification": "P2: checkout errors after the last deploy; rolling back", "severity": "P2", "durationMinutes": 30})).await;
     let ids = Ids {
@@ -360,6 +368,7 @@ fn fill(path: &str, real: bool, ids: &Ids) -> String {
                 "bindings" => "extras",
                 "approval-policies" => "prod-one",
                 "freezes" => "new-year",
+                "notifications" => "ops-hook",
                 p => panic!("no fixture for {{name}} after {p} in {path}"),
             }
             .to_owned(),

@@ -181,6 +181,21 @@ CREATE TABLE breakglass_sessions (
     actions       TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(actions))
 );
 CREATE INDEX breakglass_by_user ON breakglass_sessions (org_id, user_id);
+CREATE TABLE deliveries (
+    id           TEXT PRIMARY KEY,
+    org_id       TEXT NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
+    notification TEXT NOT NULL REFERENCES resources(id) ON DELETE CASCADE,
+    event        TEXT NOT NULL,
+    payload      TEXT NOT NULL CHECK (json_valid(payload)),
+    state        TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'failed')),
+    attempts     INTEGER NOT NULL DEFAULT 0,
+    next_at      TEXT NOT NULL,
+    last_status  INTEGER,
+    last_error   TEXT,
+    created_at   TEXT NOT NULL,
+    delivered_at TEXT
+);
+CREATE INDEX deliveries_due ON deliveries (state, next_at);
 CREATE TABLE promotions (
     id           TEXT PRIMARY KEY,
     org_id       TEXT NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,

@@ -9,6 +9,7 @@
 //! implementation would provide.
 
 mod audit;
+mod deliveries;
 mod migrations;
 mod releases;
 
@@ -20,6 +21,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use serde_json::Value as Json;
 
 pub use audit::{AuditEntry, AuditFilter, AuditRecord, VerifyReport};
+pub use deliveries::Delivery;
 pub use releases::{ApprovalRecord, PromotionRecord, ReleaseEvent, ReleaseRecord, SessionRecord};
 
 /// What can go wrong in the store.

@@ -383,7 +383,8 @@ impl Tx<'_> {
                 note
             ],
         )?;
-        Ok(())
+        // The outbox: notifications commit with the event they announce.
+        self.notify_release_event(release_id, event, actor, note)
     }
 
     /// A release's timeline, oldest first.
