@@ -6,7 +6,8 @@
 //! means any). While it is live — not closed, not expired; expiry needs no one — the engine
 //! sees it among the facts of that person's actions, and the freeze and approval policies lift
 //! their gates within its scope. Every decision a session lifted is noted on it, and closing it
-//! takes a note and seals the session, with everything done under it, in the audit log.
+//! takes a note and seals the session, with everything done under it, in the audit log; a
+//! session that expires without a close is sealed the same way by the hub itself.
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -342,6 +343,65 @@ async fn open(
     }
 }
 
+/// The audit entry that seals a closed session: its scope, why, when, the closing note and
+/// everything done under it.
+fn seal(s: &SessionRecord, actor: String, action: &str) -> AuditEntry {
+    AuditEntry {
+        actor,
+        action: action.into(),
+        resource: format!("breakglass/{}", s.id),
+        before: None,
+        after: Some(json!({
+            "user": s.user_name,
+            "scope": {"project": s.project, "environment": s.environment, "workload": s.workload},
+            "justification": s.justification,
+            "severity": s.severity,
+            "openedAt": s.opened_at,
+            "expiresAt": s.expires_at,
+            "closedAt": s.closed_at,
+            "note": s.close_note,
+            "actions": s.actions,
+        })),
+        decision_id: Some(s.decision_id.clone()),
+    }
+}
+
+/// Seals every session that expired without being closed, as of its expiry, in its
+/// organization's audit log (actor `system`); returns how many.
+pub fn seal_expired(hub: &Hub) -> ApiResult<usize> {
+    hub.store.write(|tx| {
+        let expired = tx.sessions_expired(&now())?;
+        for s in &expired {
+            tx.session_close_at(&s.id, &s.expires_at, "expired without a closing note")?;
+            let sealed = tx
+                .session(&s.org_id, &s.id)?
+                .ok_or_else(|| ApiError::internal("the session vanished"))?;
+            tx.audit_append(
+                &s.org_id,
+                &seal(&sealed, "system".into(), "breakglass.expired"),
+            )?;
+        }
+        Ok(expired.len())
+    })
+}
+
+/// Seals expired sessions every few seconds, until the process ends.
+pub fn spawn_sealer(hub: Hub) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            let h = hub.clone();
+            match tokio::task::spawn_blocking(move || seal_expired(&h)).await {
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e.message, "cannot seal expired break-glass sessions")
+                }
+                Err(e) => tracing::warn!(error = %e, "the break-glass sealer failed"),
+                Ok(Ok(_)) => {}
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+        }
+    })
+}
+
 async fn list(
     State(hub): State<Hub>,
     Extension(caller): Extension<Caller>,
@@ -398,12 +458,18 @@ async fn close(
             let admin = matches!(caller.role(), Some(Role::Owner | Role::Admin));
             if !own && !admin {
                 return Err(ApiError::forbidden(
-                    format!("Session {id} is {}'s; only they or an admin can close it.", s.user_name),
+                    format!(
+                        "Session {id} is {}'s; only they or an admin can close it.",
+                        s.user_name
+                    ),
                     "Ask them, or an admin of the organization.",
                 ));
             }
             if req.note.trim().is_empty() {
-                return Err(ApiError::invalid("note", "closing a session needs a note: what was done and how it ended"));
+                return Err(ApiError::invalid(
+                    "note",
+                    "closing a session needs a note: what was done and how it ended",
+                ));
             }
             if s.closed_at.is_some() {
                 return Err(ApiError::conflict(
@@ -417,24 +483,7 @@ async fn close(
                 .ok_or_else(|| ApiError::internal("the session vanished"))?;
             tx.audit_append(
                 &caller.org.id,
-                &AuditEntry {
-                    actor: caller.actor(),
-                    action: "breakglass.close".into(),
-                    resource: format!("breakglass/{id}"),
-                    before: None,
-                    after: Some(json!({
-                        "user": sealed.user_name,
-                        "scope": {"project": sealed.project, "environment": sealed.environment, "workload": sealed.workload},
-                        "justification": sealed.justification,
-                        "severity": sealed.severity,
-                        "openedAt": sealed.opened_at,
-                        "expiresAt": sealed.expires_at,
-                        "closedAt": sealed.closed_at,
-                        "note": sealed.close_note,
-                        "actions": sealed.actions,
-                    })),
-                    decision_id: Some(sealed.decision_id.clone()),
-                },
+                &seal(&sealed, caller.actor(), "breakglass.close"),
             )?;
             Ok(AxumJson(view(sealed)))
         },

@@ -8,7 +8,7 @@
 
 pub mod access;
 mod audit;
-mod breakglass;
+pub mod breakglass;
 mod charts;
 mod clusters;
 pub mod error;
@@ -189,6 +189,7 @@ pub async fn serve(hub: Hub) -> Result<()> {
     let addr = listener.local_addr()?;
     tracing::info!(%addr, data_dir = %hub.config.data_dir.display(), "hub listening");
     let _deliveries = notify::spawn(hub.clone(), notify::Retry::default());
+    let _sealer = breakglass::spawn_sealer(hub.clone());
     println!(
         "Gatehouse hub listening on http://{addr} (API under /api/v2, OpenAPI at /api/v2/openapi.json)"
     );

@@ -1402,3 +1402,73 @@ async fn release_events_are_posted_to_webhooks_with_retries_and_a_delivery_log()
         "{texts:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_that_expires_without_a_close_is_sealed_by_the_hub() {
+    let env = setup(&[]).await;
+    let session = env
+        .ok(
+            "sam",
+            Method::POST,
+            "/api/v2/breakglass",
+            json!({
+                "environment": "production", "severity": "P2", "durationMinutes": 30,
+                "justification": "P2: payments retry storm; scaling the workers past the freeze",
+            }),
+        )
+        .await;
+    let id = session["id"].as_str().unwrap();
+    assert_eq!(
+        gatehouse::server::breakglass::seal_expired(&env.hub).unwrap(),
+        0,
+        "still live"
+    );
+    // Time passes: the session's expiry is moved into the past.
+    let conn = rusqlite::Connection::open(env.hub.store.path()).unwrap();
+    conn.execute(
+        "UPDATE breakglass_sessions SET expires_at = '2026-01-01T00:00:00.000000Z' WHERE id = ?1",
+        [id],
+    )
+    .unwrap();
+    assert_eq!(
+        gatehouse::server::breakglass::seal_expired(&env.hub).unwrap(),
+        1
+    );
+    assert_eq!(
+        gatehouse::server::breakglass::seal_expired(&env.hub).unwrap(),
+        0,
+        "sealed once"
+    );
+    let s = env
+        .ok(
+            "owner",
+            Method::GET,
+            &format!("/api/v2/breakglass/{id}"),
+            json!(null),
+        )
+        .await;
+    assert_eq!(s["state"], "closed", "{s}");
+    assert_eq!(s["closedAt"], "2026-01-01T00:00:00.000000Z");
+    let audit = env
+        .ok(
+            "owner",
+            Method::GET,
+            &format!("/api/v2/audit?resource=breakglass/{id}"),
+            json!(null),
+        )
+        .await;
+    let seal = audit["items"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(seal["action"], "breakglass.expired");
+    assert_eq!(seal["actor"], "system");
+    assert_eq!(seal["after"]["note"], "expired without a closing note");
+    let (s, j) = env
+        .send(
+            "sam",
+            Method::POST,
+            &format!("/api/v2/breakglass/{id}/close"),
+            json!({"note": "late"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{j}");
+    assert!(intact(&env));
+}

@@ -648,11 +648,26 @@ impl Tx<'_> {
 
     /// Closes a live session with a note; false when it was already closed.
     pub fn session_close(&self, id: &str, note: &str) -> Result<bool, StoreError> {
+        self.session_close_at(id, &now(), note)
+    }
+
+    /// Closes a session as of `at` (an expired one: its expiry); false when already closed.
+    pub fn session_close_at(&self, id: &str, at: &str, note: &str) -> Result<bool, StoreError> {
         let n = self.conn.execute(
             "UPDATE breakglass_sessions SET closed_at = ?2, close_note = ?3
              WHERE id = ?1 AND closed_at IS NULL",
-            params![id, now(), note],
+            params![id, at, note],
         )?;
         Ok(n == 1)
+    }
+
+    /// Sessions of every organization that expired by `at` and were never closed.
+    pub fn sessions_expired(&self, at: &str) -> Result<Vec<SessionRecord>, StoreError> {
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT {SESSION_COLUMNS} FROM breakglass_sessions
+             WHERE closed_at IS NULL AND expires_at <= ?1 ORDER BY expires_at"
+        ))?;
+        let rows = stmt.query_map([at], session_row)?;
+        rows.map(|r| with_actions(r?)).collect()
     }
 }
