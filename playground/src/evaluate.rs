@@ -10,6 +10,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
+use gatehouse_engine::plugin::PluginSource;
 use gatehouse_engine::query::{QueryOptions, RuleValue};
 use gatehouse_engine::testing::{Coverage, Explanation, Status, TestResult};
 use gatehouse_engine::{
@@ -522,14 +523,11 @@ fn compile(workspace: &Workspace, has_data: bool, timeout: Duration) -> Result<E
     // here as they do in the hub; only those, as compiling a module is not free.
     let called = plugins_called(&workspace.files);
     if !called.is_empty() {
-        let builtin =
-            Bundle::from_files(gatehouse_policies::plugin_files(), LoadOptions::default())
-                .map_err(|e| Failure::new(FailureCode::Bundle, e.to_string()))?;
         bundle.add_plugins(
-            builtin
-                .plugins
-                .into_iter()
-                .filter(|p| called.contains(&p.manifest.name)),
+            builtin_plugins()?
+                .iter()
+                .filter(|p| called.contains(&p.manifest.name))
+                .cloned(),
         );
     }
     let options = EngineOptions {
@@ -794,6 +792,20 @@ fn located_markers(message: &str) -> Vec<Marker> {
         rest = after;
     }
     out
+}
+
+/// The built-in plugins, read from the embedded library once per process.
+fn builtin_plugins() -> Result<&'static [PluginSource], Failure> {
+    static PLUGINS: std::sync::OnceLock<Result<Vec<PluginSource>, String>> =
+        std::sync::OnceLock::new();
+    PLUGINS
+        .get_or_init(|| {
+            Bundle::from_files(gatehouse_policies::plugin_files(), LoadOptions::default())
+                .map(|b| b.plugins)
+                .map_err(|e| e.to_string())
+        })
+        .as_deref()
+        .map_err(|e| Failure::new(FailureCode::Bundle, e.clone()))
 }
 
 /// The plugin names the files call as `gatehouse.plugin("name", ...)`.

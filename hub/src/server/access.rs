@@ -176,6 +176,13 @@ impl Caller {
         }
     }
 
+    /// The user's or service account's id.
+    pub fn id(&self) -> &str {
+        match &self.principal {
+            Principal::User { id, .. } | Principal::ServiceAccount { id, .. } => id,
+        }
+    }
+
     /// The user's role, if a person.
     pub fn role(&self) -> Option<Role> {
         match &self.principal {

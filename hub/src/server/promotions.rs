@@ -26,7 +26,7 @@ use serde_json::{Value as Json, json};
 
 use super::access::{Caller, Grant, Need};
 use super::error::{ApiError, ApiResult};
-use super::releases::{Pending, open_release, principal_ids, state};
+use super::releases::{Pending, open_release, state};
 use super::resources::{PipelineEdge, ProjectSpec, project};
 use super::routes::{Params, Route, json, param, route};
 use super::store::{AuditEntry, PromotionRecord, ReleaseRecord, Resource, Tx, new_id, now};
@@ -250,6 +250,20 @@ async fn create(
     Ok((StatusCode::CREATED, AxumJson(body)).into_response())
 }
 
+/// A promotion of a project by id, with the project, or 404.
+fn find(
+    tx: &Tx<'_>,
+    c: &Caller,
+    project_name: &str,
+    id: &str,
+) -> ApiResult<(Resource, PromotionRecord)> {
+    let p = project(tx, &c.org.id, project_name)?;
+    let promo = tx.promotion(&c.org.id, &p.id, id)?.ok_or_else(|| {
+        ApiError::not_found(format!("promotion `{id}` in project `{project_name}`"))
+    })?;
+    Ok((p, promo))
+}
+
 fn changes_of(rel: &ReleaseRecord) -> Vec<Json> {
     rel.changes.as_array().cloned().unwrap_or_default()
 }
@@ -259,10 +273,7 @@ async fn load_view(hub: &Hub, caller: &Caller, name: &str, id: &str) -> ApiResul
     blocking(
         hub,
         move |tx| {
-            let p = project(tx, &c.org.id, &n)?;
-            let promo = tx
-                .promotion(&c.org.id, &p.id, &i)?
-                .ok_or_else(|| ApiError::not_found(format!("promotion `{i}` in project `{n}`")))?;
+            let (p, promo) = find(tx, &c, &n, &i)?;
             let mut body = view(&promo, &n);
             // Each batch with its release's state now.
             if let Some(batches) = body.get_mut("batches").and_then(Json::as_array_mut) {
@@ -302,10 +313,7 @@ async fn resume(
     blocking(
         &hub,
         move |tx| {
-            let p = project(tx, &c.org.id, &n)?;
-            let mut promo = tx
-                .promotion(&c.org.id, &p.id, &i)?
-                .ok_or_else(|| ApiError::not_found(format!("promotion `{i}` in project `{n}`")))?;
+            let (_, mut promo) = find(tx, &c, &n, &i)?;
             if promo.state != "paused" {
                 return Err(ApiError::new(
                     StatusCode::CONFLICT,
@@ -350,10 +358,7 @@ fn start_batch(
             let next = blocking(
                 &hub,
                 move |tx| {
-                    let p = project(tx, &c.org.id, &n)?;
-                    let mut promo = tx
-                        .promotion(&c.org.id, &p.id, &i)?
-                        .ok_or_else(|| ApiError::not_found(format!("promotion `{i}`")))?;
+                    let (p, mut promo) = find(tx, &c, &n, &i)?;
                     if promo.state != "running" {
                         return Ok(None);
                     }
@@ -395,7 +400,6 @@ fn start_batch(
             .await?;
             let changes: Vec<_> = levels.iter().flat_map(Pending::changes).collect();
             let now_at = now();
-            let (requester_id, _) = principal_ids(&caller);
             let rel = ReleaseRecord {
                 id: format!("rel_{}", new_id()),
                 org_id: caller.org.id.clone(),
@@ -407,7 +411,7 @@ fn start_batch(
                 ),
                 description: None,
                 state: state::DRAFT.into(),
-                requester_id,
+                requester_id: caller.id().to_owned(),
                 requester: caller.actor(),
                 auto_deploy: promo.auto_deploy,
                 changes: serde_json::to_value(changes).map_err(ApiError::internal)?,

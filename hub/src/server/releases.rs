@@ -464,25 +464,10 @@ fn scopes(tx: &Tx<'_>, caller: &Caller, p: &Resource, targets: &Json) -> ApiResu
     let org = &caller.org.id;
     let envs = tx.resources(org, Some(&p.id), "project_environment")?;
     let cluster_of = |env: &str| -> ApiResult<Option<ClusterRef>> {
-        let Some(e) = envs.iter().find(|e| e.name == env) else {
-            return Ok(None);
-        };
-        let Some(c) = e.spec.get("cluster").and_then(Json::as_str) else {
-            return Ok(None);
-        };
-        Ok(tx.resource(org, None, "cluster", c)?.map(|cr| ClusterRef {
-            labels: cr
-                .spec
-                .get("labels")
-                .and_then(Json::as_object)
-                .map(|m| {
-                    m.iter()
-                        .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_owned())))
-                        .collect()
-                })
-                .unwrap_or_default(),
-            name: cr.name,
-        }))
+        match envs.iter().find(|e| e.name == env) {
+            Some(e) => values::cluster_of(tx, org, e),
+            None => Ok(None),
+        }
     };
     let mut seen = BTreeSet::new();
     let mut out = Vec::new();
@@ -774,10 +759,7 @@ async fn inbox(
                     .filter(|r| r.get("satisfied") == Some(&Json::Bool(false)))
                     .cloned()
                     .collect();
-                let mine = match &caller.principal {
-                    Who::User { id, .. } => *id == rel.requester_id,
-                    Who::ServiceAccount { .. } => false,
-                };
+                let mine = caller.id() == rel.requester_id;
                 items.push(json!({
                     "project": p.name,
                     "release": rel.id,
@@ -851,7 +833,6 @@ async fn create_release(
             }
             let changes: Vec<Change> = chosen.iter().flat_map(Pending::changes).collect();
             let at = now();
-            let (requester_id, _) = principal_ids(&c);
             let rel = ReleaseRecord {
                 id: format!("rel_{}", new_id()),
                 org_id: c.org.id.clone(),
@@ -860,7 +841,7 @@ async fn create_release(
                 title: r.title.trim().to_owned(),
                 description: r.description.clone(),
                 state: state::DRAFT.into(),
-                requester_id,
+                requester_id: c.id().to_owned(),
                 requester: c.actor(),
                 auto_deploy: r.auto_deploy,
                 changes: serde_json::to_value(changes).map_err(ApiError::internal)?,
@@ -1020,7 +1001,6 @@ async fn rollback(
             }
             let changes: Vec<Change> = restore.iter().flat_map(Pending::changes).collect();
             let at = now();
-            let (requester_id, _) = principal_ids(&c);
             let mode = if r.workloads.is_empty() {
                 "full"
             } else {
@@ -1038,7 +1018,7 @@ async fn rollback(
                     .unwrap_or_else(|| format!("Roll back to #{}", target.number)),
                 description: r.description.clone(),
                 state: state::DRAFT.into(),
-                requester_id,
+                requester_id: c.id().to_owned(),
                 requester: c.actor(),
                 auto_deploy: r.auto_deploy,
                 changes: serde_json::to_value(changes).map_err(ApiError::internal)?,
@@ -1186,13 +1166,6 @@ async fn set_value(
     }
 }
 
-pub(super) fn principal_ids(c: &Caller) -> (String, String) {
-    match &c.principal {
-        Who::User { id, name, .. } => (id.clone(), name.clone()),
-        Who::ServiceAccount { id, name, .. } => (id.clone(), name.clone()),
-    }
-}
-
 /// The error for a denied step: `frozen` when a freeze is among the reasons, naming the
 /// break-glass path; `policy_denied` otherwise.
 fn denied(v: &Verdict, what: &str) -> ApiError {
@@ -1218,6 +1191,12 @@ fn denied(v: &Verdict, what: &str) -> ApiError {
             json!({ "gate": v.summary() }),
         )
     }
+}
+
+/// A transition found the release no longer in the state it was read in (a safety net: steps
+/// hold the release's lock).
+fn moved_meanwhile() -> ApiError {
+    ApiError::conflict("The release changed meanwhile.", "Read it again and retry.")
 }
 
 fn wrong_state(rel: &ReleaseRecord, doing: &str) -> ApiError {
@@ -1335,10 +1314,7 @@ async fn submit_locked(hub: &Hub, caller: &Caller, name: &str, id: &str) -> ApiR
         hub,
         move |tx| {
             if !tx.release_transition(&rel.id, state::DRAFT, to)? {
-                return Err(ApiError::conflict(
-                    "The release changed meanwhile.",
-                    "Read it again.",
-                ));
+                return Err(moved_meanwhile());
             }
             governance::record(tx, &c.org.id, &v, None)?;
             tx.release_set_gate(&rel.id, &v.summary())?;
@@ -1652,10 +1628,7 @@ async fn close(
                 return Err(wrong_state(&rel, step.doing));
             }
             if !tx.release_transition(&rel.id, &rel.state, step.to)? {
-                return Err(ApiError::conflict(
-                    "The release changed meanwhile.",
-                    "Read it again.",
-                ));
+                return Err(moved_meanwhile());
             }
             tx.release_event(
                 &rel.id,
@@ -1783,7 +1756,7 @@ async fn deploy_locked(hub: &Hub, caller: &Caller, name: &str, id: &str) -> ApiR
                 }
             }
             if !tx.release_transition(&rel.id, state::APPROVED, state::DEPLOYING)? {
-                return Ok(Err(ApiError::conflict("The release changed meanwhile.", "Read it again.")));
+                return Ok(Err(moved_meanwhile()));
             }
             let marked = if v.sessions.is_empty() {
                 None

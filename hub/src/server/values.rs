@@ -156,24 +156,7 @@ fn target(
             .ok_or_else(|| {
                 ApiError::not_found(format!("environment `{e}` in project `{project_name}`"))
             })?;
-        if let Some(c) = env.spec.get("cluster").and_then(Json::as_str)
-            && let Some(cr) = tx.resource(org, None, "cluster", c)?
-        {
-            let labels = cr
-                .spec
-                .get("labels")
-                .and_then(Json::as_object)
-                .map(|m| {
-                    m.iter()
-                        .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_owned())))
-                        .collect()
-                })
-                .unwrap_or_default();
-            cluster = Some(ClusterRef {
-                name: cr.name,
-                labels,
-            });
-        }
+        cluster = cluster_of(tx, org, &env)?;
     }
     if let Some(t) = &level.tenant
         && tx
@@ -209,6 +192,32 @@ fn target(
         before,
         version,
     })
+}
+
+/// The target cluster of a project environment, with its labels, as policies see it.
+pub(crate) fn cluster_of(
+    tx: &Tx<'_>,
+    org: &str,
+    environment: &super::store::Resource,
+) -> ApiResult<Option<ClusterRef>> {
+    let Some(name) = environment.spec.get("cluster").and_then(Json::as_str) else {
+        return Ok(None);
+    };
+    Ok(tx
+        .resource(org, None, "cluster", name)?
+        .map(|c| ClusterRef {
+            labels: c
+                .spec
+                .get("labels")
+                .and_then(Json::as_object)
+                .map(|m| {
+                    m.iter()
+                        .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_owned())))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            name: c.name,
+        }))
 }
 
 /// Leaf-level differences between two values documents, as dotted key paths (an added or
