@@ -1,0 +1,45 @@
+//! The function library templates call: Sprig's functions and Helm's additions (`toYaml`,
+//! `fromYaml`, `toJson`, `required`, ...), with Helm's semantics, plus Go's `fmt` formatting.
+//!
+//! Functions that need the template engine itself (`include`, `tpl`, `template`) live in
+//! [`crate::template`]; everything here is a plain function of its arguments and a [`Ctx`].
+
+use crate::value::Value;
+
+mod data;
+pub mod fmt;
+mod sprig;
+
+/// A library function: its arguments in, a value or an error message out. The message is what
+/// Helm prints after `error calling NAME:`.
+pub type Func = fn(&mut Ctx, &[Value]) -> Result<Value, String>;
+
+/// Per-render state functions may use.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    /// Seed for the functions that are random in Helm (`randAlphaNum`, `uuidv4`, `genCA`, ...):
+    /// a render seeds it from the project, tenant, environment and workload, so the same inputs
+    /// give byte-identical output.
+    pub seed: [u8; 32],
+    /// How many random draws have been made so far in this render.
+    pub draws: u64,
+    /// The render's clock (Unix seconds, UTC) for `now` and the date functions: fixed per
+    /// render so that output does not depend on when it ran.
+    pub now: i64,
+}
+
+impl Ctx {
+    /// A context whose random functions are seeded by `seed` and whose clock reads `now`.
+    pub fn new(seed: [u8; 32], now: i64) -> Ctx {
+        Ctx {
+            seed,
+            draws: 0,
+            now,
+        }
+    }
+}
+
+/// The function named `name`, if the library has it.
+pub fn lookup(name: &str) -> Option<Func> {
+    sprig::lookup(name).or_else(|| data::lookup(name))
+}

@@ -1,0 +1,1 @@
+//! Kustomize-style overlays.
