@@ -1,6 +1,7 @@
 //! The delivery generator's pure core: everything between a workload's inputs and the
 //! Kubernetes objects that go to the engine's render gate and then to the hosted repository.
 //!
+//! - [`chart`]: Helm charts: loading, values coalescing, rendering as `helm template` does;
 //! - [`value`]: the values templates compute with, modelled on what Helm's Go templates see;
 //! - [`template`]: Go's `text/template` (parse once, execute many), with Helm's `include`,
 //!   `tpl` and error messages;
@@ -20,9 +21,13 @@
     )
 )]
 
+pub mod chart;
+pub mod delivery;
 pub mod funcs;
 pub mod kustomize;
 pub mod template;
+pub mod validate;
 pub mod value;
+mod yaml;
 
 pub use value::{Map, Object, Value};

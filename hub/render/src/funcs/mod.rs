@@ -43,3 +43,16 @@ impl Ctx {
 pub fn lookup(name: &str) -> Option<Func> {
     sprig::lookup(name).or_else(|| data::lookup(name))
 }
+
+/// Helm's `toYaml` of a value, without the trailing newline (`.Files.AsConfig` uses it too).
+pub fn to_yaml(value: &Value) -> String {
+    data::yaml::to_yaml(value)
+}
+
+/// A JSON document as YAML in the same dialect as `toYaml`, ending with a newline (how the
+/// delivery generator writes the objects it creates itself).
+pub fn to_yaml_document(json: &serde_json::Value) -> String {
+    let mut text = to_yaml(&Value::from_json(json));
+    text.push('\n');
+    text
+}

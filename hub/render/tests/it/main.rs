@@ -1,1 +1,4 @@
 //! Integration tests of the rendering core.
+mod kustomize;
+mod validate;
+mod helm;
