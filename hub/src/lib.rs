@@ -8,5 +8,6 @@
 pub mod cli;
 pub mod cli_reference;
 pub mod commands;
+pub mod git;
 pub mod logging;
 pub mod server;

@@ -1,6 +1,7 @@
 //! Integration tests of the `gatehouse` binary: real processes, real files, exit codes.
 
 mod cli_reference;
+mod git;
 mod playground;
 mod releases;
 mod scenarios;

@@ -25,6 +25,12 @@
 //!   - key: DB_HOST
 //!     value: db.prod.internal
 //!     scope: {environment: production}
+//! bindings:
+//!   - name: monitoring
+//!     kind: kustomize         # or manifests
+//!     path: bases/monitoring  # a directory, relative to this file
+//!     environments: [production]   # optional; so is tenants
+//!     overlay: {extra.yaml: "..."} # files laid over the source's
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -33,7 +39,9 @@ use std::sync::Arc;
 use serde::Deserialize;
 use serde_json::Value as Json;
 
-use super::{Adapter, Environment, Level, Project, Scope, Variable, Workload};
+use super::{
+    Adapter, Binding, BindingKind, Environment, Level, Project, Scope, Variable, Workload,
+};
 use crate::chart::{Chart, Renderer};
 
 /// The project file's name.
@@ -71,6 +79,22 @@ struct File {
     values: Vec<LevelFile>,
     #[serde(default)]
     variables: Vec<VariableFile>,
+    #[serde(default)]
+    bindings: Vec<BindingFile>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BindingFile {
+    name: String,
+    kind: String,
+    path: PathBuf,
+    #[serde(default)]
+    tenants: Vec<String>,
+    #[serde(default)]
+    environments: Vec<String>,
+    #[serde(default)]
+    overlay: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Deserialize)]
@@ -188,7 +212,32 @@ pub fn load(dir: &Path) -> Result<Project, DirError> {
             values,
         });
     }
+    let mut bindings = Vec::new();
+    for b in file.bindings {
+        let kind = match b.kind.as_str() {
+            "kustomize" => BindingKind::Kustomize,
+            "manifests" => BindingKind::Manifests,
+            other => {
+                return Err(err(
+                    &file_path,
+                    format!("binding {:?}: kind {other:?} is not known: use kustomize or manifests", b.name),
+                ));
+            }
+        };
+        let root = dir.join(&b.path);
+        let mut files = std::collections::BTreeMap::new();
+        read_tree(&root, "", &mut files, 0)?;
+        bindings.push(Binding {
+            name: b.name,
+            kind,
+            files: Arc::new(files),
+            tenants: b.tenants,
+            environments: b.environments,
+            overlay: b.overlay,
+        });
+    }
     Ok(Project {
+        bindings,
         name: file.name,
         repo_url: file.repo_url.unwrap_or_default(),
         adapter,
@@ -218,4 +267,37 @@ pub fn load(dir: &Path) -> Result<Project, DirError> {
             })
             .collect(),
     })
+}
+
+/// Reads a binding's source directory (plain files only; nothing outside it).
+fn read_tree(
+    dir: &Path,
+    prefix: &str,
+    files: &mut std::collections::BTreeMap<String, Vec<u8>>,
+    depth: usize,
+) -> Result<(), DirError> {
+    if depth > 32 {
+        return Err(err(dir, "directories nest too deep"));
+    }
+    let entries = std::fs::read_dir(dir).map_err(|e| err(dir, format!("cannot read: {e}")))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| err(dir, format!("cannot read: {e}")))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let rel = if prefix.is_empty() {
+            name
+        } else {
+            format!("{prefix}/{name}")
+        };
+        let path = entry.path();
+        let kind = entry
+            .file_type()
+            .map_err(|e| err(&path, format!("cannot read: {e}")))?;
+        if kind.is_dir() {
+            read_tree(&path, &rel, files, depth + 1)?;
+        } else if kind.is_file() {
+            let bytes = std::fs::read(&path).map_err(|e| err(&path, format!("cannot read: {e}")))?;
+            files.insert(rel, bytes);
+        }
+    }
+    Ok(())
 }

@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use serde_json::{Value as Json, json};
 
-use crate::chart::render::{RenderError, Rendered};
+use crate::chart::render::{Manifest, RenderError, Rendered};
 use crate::chart::{RenderOptions, Renderer, values};
 pub use variables::{Scope, Unresolved, Variable};
 
@@ -55,6 +55,33 @@ pub struct Workload {
     pub namespace: Option<String>,
 }
 
+/// What a binding applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BindingKind {
+    /// A Kustomize base: the files hold a `kustomization.yaml` at their root.
+    Kustomize,
+    /// A manifest bundle: plain YAML files (a `kustomization.yaml` among them, from the bundle or
+    /// its overlay, is honoured).
+    Manifests,
+}
+
+/// A Kustomize base or manifest bundle bound to tenant-environment pairs.
+#[derive(Debug, Clone)]
+pub struct Binding {
+    /// Name (its directory beside the workloads').
+    pub name: String,
+    /// What it applies.
+    pub kind: BindingKind,
+    /// The base's or bundle's files, by path.
+    pub files: Arc<BTreeMap<String, Vec<u8>>>,
+    /// Tenants it applies to (empty: all).
+    pub tenants: Vec<String>,
+    /// Environments it applies to (empty: all).
+    pub environments: Vec<String>,
+    /// Overlay files laid over the source's (same path: replaced).
+    pub overlay: BTreeMap<String, String>,
+}
+
 /// Values set for a workload at one level.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Level {
@@ -87,16 +114,18 @@ pub struct Project {
     pub levels: Vec<Level>,
     /// HQ variables.
     pub variables: Vec<Variable>,
+    /// Kustomize and manifest bindings.
+    pub bindings: Vec<Binding>,
 }
 
-/// One workload for one tenant in one environment.
+/// One workload (or binding) for one tenant in one environment.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Target {
     /// Tenant.
     pub tenant: String,
     /// Environment.
     pub environment: String,
-    /// Workload.
+    /// Workload, or binding.
     pub workload: String,
 }
 
@@ -143,6 +172,15 @@ pub enum DeliveryError {
         #[source]
         source: RenderError,
     },
+    /// The Kustomize base or manifest bundle did not build.
+    #[error("{target}: {source}")]
+    Build {
+        /// Where.
+        target: String,
+        /// Why.
+        #[source]
+        source: crate::kustomize::Error,
+    },
 }
 
 fn list(unresolved: &[Unresolved]) -> String {
@@ -169,21 +207,29 @@ pub struct RenderedTarget {
 }
 
 impl Project {
-    /// Every target, in a stable order (tenant, environment, workload).
+    /// Every target, in a stable order (tenant, environment, workload): each workload for each
+    /// tenant and environment, and each binding where it applies.
     pub fn targets(&self) -> Vec<Target> {
         let mut out = Vec::new();
         for tenant in &self.tenants {
             for env in &self.environments {
-                for w in &self.workloads {
-                    out.push(Target {
-                        tenant: tenant.clone(),
-                        environment: env.name.clone(),
-                        workload: w.name.clone(),
-                    });
-                }
+                let target = |name: &str| Target {
+                    tenant: tenant.clone(),
+                    environment: env.name.clone(),
+                    workload: name.to_owned(),
+                };
+                out.extend(self.workloads.iter().map(|w| target(&w.name)));
+                out.extend(
+                    self.bindings
+                        .iter()
+                        .filter(|b| b.tenants.is_empty() || b.tenants.contains(tenant))
+                        .filter(|b| b.environments.is_empty() || b.environments.contains(&env.name))
+                        .map(|b| target(&b.name)),
+                );
             }
         }
         out.sort();
+        out.dedup();
         out
     }
 
@@ -230,6 +276,11 @@ impl Project {
         target: &Target,
         base: &RenderOptions,
     ) -> Result<RenderedTarget, DeliveryError> {
+        if let Some(b) = self.bindings.iter().find(|b| b.name == target.workload) {
+            if self.workloads.iter().all(|w| w.name != b.name) {
+                return self.build_binding(b, target);
+            }
+        }
         let w = self.workload(&target.workload)?;
         let values = self.values(target)?;
         let namespace = w.namespace.clone().unwrap_or_else(|| target.tenant.clone());
@@ -250,6 +301,77 @@ impl Project {
             namespace,
             values,
             rendered,
+            objects,
+        })
+    }
+
+    /// Builds a Kustomize base or manifest bundle for a target: the source's files with the
+    /// overlay laid over them, HQ variables substituted in the resulting objects.
+    fn build_binding(&self, b: &Binding, target: &Target) -> Result<RenderedTarget, DeliveryError> {
+        let fail = |source| DeliveryError::Build {
+            target: target.dir(),
+            source,
+        };
+        let mut src = crate::kustomize::MemSource::new();
+        let mut paths: Vec<String> = Vec::new();
+        for (path, bytes) in b.files.iter() {
+            src.insert(path.clone(), bytes.clone());
+            paths.push(path.clone());
+        }
+        for (path, text) in &b.overlay {
+            src.insert(path.clone(), text.clone().into_bytes());
+            paths.push(path.clone());
+        }
+        let has_kustomization = paths.iter().any(|p| {
+            matches!(
+                p.as_str(),
+                "kustomization.yaml" | "kustomization.yml" | "Kustomization"
+            )
+        });
+        if b.kind == BindingKind::Manifests && !has_kustomization {
+            paths.sort();
+            paths.dedup();
+            let resources: Vec<Json> = paths
+                .iter()
+                .filter(|p| p.ends_with(".yaml") || p.ends_with(".yml") || p.ends_with(".json"))
+                .map(|p| Json::String(p.clone()))
+                .collect();
+            let kustomization = json!({"resources": resources});
+            src.insert("kustomization.yaml", kustomization.to_string().into_bytes());
+        }
+        let mut objects = crate::kustomize::build(&src, "").map_err(fail)?;
+        let scope = target.scope(&self.name);
+        for object in &mut objects {
+            variables::substitute(object, &self.variables, &scope).map_err(|unresolved| {
+                DeliveryError::Variables {
+                    target: target.dir(),
+                    unresolved,
+                }
+            })?;
+        }
+        let source = format!("{}/{}", b.name, "kustomization.yaml");
+        let manifests = objects
+            .iter()
+            .map(|o| Manifest {
+                source: source.clone(),
+                content: crate::funcs::to_yaml_document(o),
+                kind: o.get("kind").and_then(Json::as_str).unwrap_or_default().to_owned(),
+                name: o
+                    .pointer("/metadata/name")
+                    .and_then(Json::as_str)
+                    .unwrap_or_default()
+                    .to_owned(),
+                hook: None,
+            })
+            .collect();
+        Ok(RenderedTarget {
+            target: target.clone(),
+            namespace: target.tenant.clone(),
+            values: Json::Object(Default::default()),
+            rendered: Rendered {
+                manifests,
+                ..Rendered::default()
+            },
             objects,
         })
     }

@@ -177,6 +177,8 @@ pub(crate) struct Machine<'x> {
     pub(crate) includes: usize,
     pub(crate) templates: usize,
     pub(crate) stack_base: usize,
+    /// Arguments of library calls in progress.
+    vals: Vec<Value>,
 }
 
 const STACK_EXHAUSTED: &str = "templates nest too deeply for the render's stack (Exec::max_stack)";
@@ -197,6 +199,7 @@ impl<'x> Machine<'x> {
             includes: 0,
             templates: 0,
             stack_base: stack_pointer(),
+            vals: Vec::with_capacity(32),
         }
     }
 
@@ -774,32 +777,100 @@ impl<'x> Machine<'x> {
         fin: Option<EVal>,
     ) -> R<EVal> {
         let num_in = args.len() + usize::from(fin.is_some());
+        if let Some(e) = self.check_arity(f, func, name, args.len(), num_in) {
+            return Err(e);
+        }
+        match func {
+            FuncRef::Lib(fun) => self.call_lib(f, dot, fun, at_call, name, args, fin),
+            FuncRef::Builtin(b @ (Builtin::And | Builtin::Or)) => self.and_or(f, dot, b == Builtin::Or, args, fin),
+            FuncRef::Builtin(b) => self.call_builtin(f, dot, b, at_call, name, args, fin),
+            FuncRef::Include | FuncRef::Tpl => self.call_engine(f, dot, func, at_call, name, args, fin),
+        }
+    }
+
+    /// Go's check of the number of arguments, for the functions whose signature is known.
+    #[inline(never)]
+    fn check_arity(&self, f: &Frame<'_>, func: FuncRef, name: &str, given: usize, num_in: usize) -> Option<Box<Error>> {
         match arity(func) {
             Arity::Exact(n) if num_in != n => {
-                return Err(self.err(f, format!("wrong number of args for {name}: want {n} got {num_in}")));
+                Some(self.err(f, format!("wrong number of args for {name}: want {n} got {num_in}")))
             }
             Arity::AtLeast(n) if num_in < n => {
-                return Err(self.err(
-                    f,
-                    format!("wrong number of args for {name}: want at least {n} got {}", args.len()),
-                ));
+                Some(self.err(f, format!("wrong number of args for {name}: want at least {n} got {given}")))
             }
-            _ => {}
+            _ => None,
         }
-        if let FuncRef::Builtin(b @ (Builtin::And | Builtin::Or)) = func {
-            let is_or = b == Builtin::Or;
-            let mut v = EVal::invalid();
-            for a in args {
-                v = self.eval_arg(f, dot, a, Ty::RValue)?;
-                if v.v.truthy() == is_or {
-                    return Ok(v);
+    }
+
+    /// `and` and `or`, which stop at the first operand that decides and return it.
+    #[inline(never)]
+    fn and_or<'t>(&mut self, f: &mut Frame<'t>, dot: &EVal, is_or: bool, args: &'t [Arg], fin: Option<EVal>) -> R<EVal> {
+        let mut v = EVal::invalid();
+        for a in args {
+            v = self.eval_arg(f, dot, a, Ty::RValue)?;
+            if v.v.truthy() == is_or {
+                return Ok(v);
+            }
+        }
+        if let Some(fv) = fin {
+            v = fv;
+        }
+        Ok(v)
+    }
+
+    /// A library function: arguments are evaluated onto a shared stack, to spare a vector per
+    /// call.
+    #[inline(never)]
+    #[allow(clippy::too_many_arguments)]
+    fn call_lib<'t>(
+        &mut self,
+        f: &mut Frame<'t>,
+        dot: &EVal,
+        fun: crate::funcs::Func,
+        at_call: At<'t>,
+        name: &str,
+        args: &'t [Arg],
+        fin: Option<EVal>,
+    ) -> R<EVal> {
+        let start = self.vals.len();
+        for a in args {
+            match self.eval_arg(f, dot, a, Ty::Any) {
+                Ok(v) => self.vals.push(v.v),
+                Err(e) => {
+                    self.vals.truncate(start);
+                    return Err(e);
                 }
             }
-            if let Some(fv) = fin {
-                v = fv;
-            }
-            return Ok(v);
         }
+        if let Some(fv) = fin {
+            self.vals.push(fv.v);
+        }
+        let r = fun(&mut self.exec.ctx, self.vals.get(start..).unwrap_or(&[]));
+        self.vals.truncate(start);
+        match r {
+            Ok(v) => Ok(EVal::result(v)),
+            Err(m) => {
+                f.at = at_call;
+                let fail = if name == "fail" || name == "required" {
+                    CallFail::Chart(m)
+                } else {
+                    CallFail::Msg(m)
+                };
+                Err(self.call_error(f, name, fail))
+            }
+        }
+    }
+
+    /// The arguments of a function whose parameter types are known.
+    fn eval_args<'t>(
+        &mut self,
+        f: &mut Frame<'t>,
+        dot: &EVal,
+        func: FuncRef,
+        args: &'t [Arg],
+        fin: Option<EVal>,
+    ) -> R<Vec<EVal>> {
+        let num_in = args.len() + usize::from(fin.is_some());
         let mut argv: Vec<EVal> = Vec::with_capacity(num_in);
         for (i, a) in args.iter().enumerate() {
             argv.push(self.eval_arg(f, dot, a, param(func, i))?);
@@ -807,37 +878,64 @@ impl<'x> Machine<'x> {
         if let Some(fv) = fin {
             argv.push(self.validate(f, fv, param(func, num_in - 1))?);
         }
-        let result = match func {
-            FuncRef::Builtin(b) => self.call_builtin(b, args, argv),
-            FuncRef::Lib(fun) => {
-                let vals: Vec<Value> = argv.into_iter().map(|a| a.v).collect();
-                match fun(&mut self.exec.ctx, &vals) {
-                    Ok(v) => Ok(EVal::result(v)),
-                    Err(m) if name == "fail" || name == "required" => Err(CallFail::Chart(m)),
-                    Err(m) => Err(CallFail::Msg(m)),
-                }
-            }
-            FuncRef::Include => {
-                let mut it = argv.into_iter();
-                let (n, data) = (it.next(), it.next());
-                let n = n.map(|e| e.v).unwrap_or_default();
-                self.include(n.as_str().unwrap_or(""), data.unwrap_or_else(EVal::invalid))
-            }
-            FuncRef::Tpl => {
-                let mut it = argv.into_iter();
-                let (text, data) = (it.next(), it.next());
-                let text = text.map(|e| e.v).unwrap_or_default();
-                self.tpl(text.as_str().unwrap_or(""), data.unwrap_or_else(EVal::invalid))
-            }
+        Ok(argv)
+    }
+
+    /// `include` and `tpl`.
+    #[inline(never)]
+    #[allow(clippy::too_many_arguments)]
+    fn call_engine<'t>(
+        &mut self,
+        f: &mut Frame<'t>,
+        dot: &EVal,
+        func: FuncRef,
+        at_call: At<'t>,
+        name: &str,
+        args: &'t [Arg],
+        fin: Option<EVal>,
+    ) -> R<EVal> {
+        let argv = self.eval_args(f, dot, func, args, fin)?;
+        let mut it = argv.into_iter();
+        let (first, data) = (it.next(), it.next());
+        let first = first.map(|e| e.v).unwrap_or_default();
+        let first = first.as_str().unwrap_or("");
+        let data = data.unwrap_or_else(EVal::invalid);
+        let r = if matches!(func, FuncRef::Include) {
+            self.include(first, data)
+        } else {
+            self.tpl(first, data)
         };
-        result.map_err(|fail| {
+        r.map_err(|fail| {
             f.at = at_call;
             self.call_error(f, name, fail)
         })
     }
 
+    /// Go's builtins.
     #[inline(never)]
-    fn call_builtin(&mut self, b: Builtin, args: &[Arg], argv: Vec<EVal>) -> Result<EVal, CallFail> {
+    #[allow(clippy::too_many_arguments)]
+    fn call_builtin<'t>(
+        &mut self,
+        f: &mut Frame<'t>,
+        dot: &EVal,
+        b: Builtin,
+        at_call: At<'t>,
+        name: &str,
+        args: &'t [Arg],
+        fin: Option<EVal>,
+    ) -> R<EVal> {
+        let argv = self.eval_args(f, dot, FuncRef::Builtin(b), args, fin)?;
+        builtin(b, args, &argv).map_err(|fail| {
+            f.at = at_call;
+            self.call_error(f, name, fail)
+        })
+    }
+
+}
+
+/// Go's builtin `b` applied to evaluated arguments.
+fn builtin(b: Builtin, args: &[Arg], argv: &[EVal]) -> Result<EVal, CallFail> {
+    {
         let bool_result = |r: Result<bool, String>| r.map(|x| EVal::direct(Value::Bool(x))).map_err(CallFail::Msg);
         let a0 = || argv.first().cloned().unwrap_or_else(EVal::invalid);
         let a1 = || argv.get(1).cloned().unwrap_or_else(EVal::invalid);
@@ -853,15 +951,15 @@ impl<'x> Machine<'x> {
             Builtin::Le => bool_result(builtins::le(&a0(), &a1())),
             Builtin::Gt => bool_result(builtins::gt(&a0(), &a1())),
             Builtin::Ge => bool_result(builtins::ge(&a0(), &a1())),
-            Builtin::Print => Ok(EVal::direct(Value::from(builtins::print(&argv)))),
-            Builtin::Println => Ok(EVal::direct(Value::from(builtins::println(&argv)))),
+            Builtin::Print => Ok(EVal::direct(Value::from(builtins::print(argv)))),
+            Builtin::Println => Ok(EVal::direct(Value::from(builtins::println(argv)))),
             Builtin::Printf => {
                 let format = a0().v;
                 Ok(EVal::direct(Value::from(builtins::printf(format.as_str().unwrap_or(""), rest))))
             }
-            Builtin::Html => Ok(EVal::direct(Value::from(builtins::html(&argv)))),
-            Builtin::Js => Ok(EVal::direct(Value::from(builtins::js(&argv)))),
-            Builtin::Urlquery => Ok(EVal::direct(Value::from(builtins::urlquery(&argv)))),
+            Builtin::Html => Ok(EVal::direct(Value::from(builtins::html(argv)))),
+            Builtin::Js => Ok(EVal::direct(Value::from(builtins::js(argv)))),
+            Builtin::Urlquery => Ok(EVal::direct(Value::from(builtins::urlquery(argv)))),
             Builtin::Call => {
                 let callee = args.first().map(Arg::string).unwrap_or_default();
                 let fv = a0().v;
@@ -873,6 +971,9 @@ impl<'x> Machine<'x> {
             Builtin::And | Builtin::Or => Ok(a0()),
         }
     }
+}
+
+impl Machine<'_> {
 
     /// Helm's `include`: runs the template `name` into a string.
     #[inline(never)]

@@ -1,0 +1,120 @@
+//! The delivery generator over a project directory: targets, values precedence, HQ variables,
+//! bindings, the repository layout and determinism.
+
+use std::path::{Path, PathBuf};
+
+use gatehouse_render::chart::RenderOptions;
+use gatehouse_render::delivery::{DeliveryError, Target, dir};
+use serde_json::Value as Json;
+
+fn project_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/delivery/shop")
+}
+
+fn target(tenant: &str, env: &str, workload: &str) -> Target {
+    Target {
+        tenant: tenant.into(),
+        environment: env.into(),
+        workload: workload.into(),
+    }
+}
+
+fn deployment(objects: &[Json]) -> &Json {
+    objects.iter().find(|o| o["kind"] == "Deployment").unwrap()
+}
+
+#[test]
+fn every_workload_renders_for_every_tenant_and_environment_and_bindings_where_bound() {
+    let project = dir::load(&project_dir()).unwrap();
+    let targets: Vec<String> = project.targets().iter().map(Target::dir).collect();
+    assert_eq!(
+        targets,
+        [
+            "tenants/acme/production/monitoring",
+            "tenants/acme/production/web",
+            "tenants/acme/staging/web",
+            "tenants/globex/production/monitoring",
+            "tenants/globex/production/web",
+            "tenants/globex/staging/web",
+        ]
+    );
+}
+
+#[test]
+fn values_layer_workload_environment_tenant_then_tenant_environment() {
+    let project = dir::load(&project_dir()).unwrap();
+    let base = RenderOptions::default();
+    let replicas = |t: Target| {
+        let rt = project.render(&t, &base).unwrap();
+        let d = deployment(&rt.objects);
+        (d["spec"]["replicas"].as_i64().unwrap(), d["spec"]["template"]["spec"]["containers"][0]["image"].as_str().unwrap().to_owned())
+    };
+    // workload 2, image 1.27.0
+    assert_eq!(replicas(target("globex", "staging", "web")), (2, "nginx:1.27.0".into()));
+    // environment beats workload
+    assert_eq!(replicas(target("globex", "production", "web")), (3, "nginx:1.27.1".into()));
+    // tenant beats environment
+    assert_eq!(replicas(target("acme", "staging", "web")), (4, "nginx:1.27.0".into()));
+    // tenant-environment beats all
+    assert_eq!(replicas(target("acme", "production", "web")), (6, "nginx:1.27.1".into()));
+}
+
+#[test]
+fn hq_variables_resolve_by_the_most_specific_scope() {
+    let project = dir::load(&project_dir()).unwrap();
+    let base = RenderOptions::default();
+    let annotation = |t: Target| {
+        let rt = project.render(&t, &base).unwrap();
+        deployment(&rt.objects)["spec"]["template"]["metadata"]["annotations"]["database"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(annotation(target("globex", "staging", "web")), "db.shared.internal");
+    assert_eq!(annotation(target("globex", "production", "web")), "db.prod.internal");
+    assert_eq!(annotation(target("acme", "production", "web")), "db.acme-prod.internal");
+    let rt = project
+        .render(&target("acme", "production", "monitoring"), &base)
+        .unwrap();
+    assert_eq!(rt.objects[0]["data"]["receiver"], "db.acme-prod.internal-oncall");
+    assert_eq!(rt.objects[0]["metadata"]["labels"]["app.kubernetes.io/part-of"], "monitoring");
+}
+
+#[test]
+fn an_unknown_variable_is_named_with_its_key_path() {
+    let mut project = dir::load(&project_dir()).unwrap();
+    project.variables.clear();
+    let err = project
+        .render(&target("acme", "staging", "web"), &RenderOptions::default())
+        .unwrap_err();
+    assert!(matches!(err, DeliveryError::Variables { .. }), "{err}");
+    assert_eq!(
+        err.to_string(),
+        "tenants/acme/staging/web: unknown HQ variable(s): DB_HOST (at podAnnotations.database)"
+    );
+}
+
+#[test]
+fn files_land_per_object_beside_an_argo_cd_application_and_are_byte_identical_across_runs() {
+    let project = dir::load(&project_dir()).unwrap();
+    let base = RenderOptions::default();
+    let t = target("acme", "production", "web");
+    let files = project.files(&project.render(&t, &base).unwrap());
+    let names: Vec<&str> = files.keys().map(String::as_str).collect();
+    assert_eq!(
+        names,
+        [
+            "argocd/production/acme-web.yaml",
+            "tenants/acme/production/web/deployment-web-mychart.yaml",
+            "tenants/acme/production/web/service-web-mychart.yaml",
+            "tenants/acme/production/web/serviceaccount-web-mychart.yaml",
+        ]
+    );
+    let app: Json = serde_saphyr::from_slice(&files["argocd/production/acme-web.yaml"]).unwrap();
+    assert_eq!(app["spec"]["source"]["path"], "tenants/acme/production/web");
+    assert_eq!(app["spec"]["source"]["repoURL"], "http://127.0.0.1:8080/git/acme/shop.git");
+    assert_eq!(app["spec"]["destination"]["name"], "prod-eu");
+    assert_eq!(app["spec"]["destination"]["namespace"], "acme");
+    let again = project.files(&project.render(&t, &base).unwrap());
+    assert_eq!(files, again);
+}
