@@ -39,6 +39,9 @@ pub enum Command {
     Schema(SchemaArgs),
     /// Test configuration files against policies, like `conftest test`.
     Check(CheckArgs),
+    /// Render a chart, or a whole project directory, exactly as the hub would, and optionally
+    /// put the result through the render gate (`--check`).
+    Render(RenderArgs),
     /// Run the hub: the REST API, the store and the decision core.
     Serve(ServeArgs),
     /// Administer a hub's store directly (recovery: organizations, owner tokens).
@@ -128,6 +131,55 @@ pub struct DecideArgs {
     /// Output format.
     #[arg(short = 'f', long = "format", value_enum, default_value_t = DecideFormat::Pretty)]
     pub format: DecideFormat,
+}
+
+/// `gatehouse render`.
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    /// A chart directory or `helm package` archive, or with --project a project directory
+    /// (holding project.yaml).
+    #[arg(value_name = "PATH")]
+    pub path: PathBuf,
+    /// Render a project directory: every workload for every tenant and environment.
+    #[arg(long = "project")]
+    pub project: bool,
+    /// Values files, merged left to right (chart renders only).
+    #[arg(short = 'f', long = "values", value_name = "FILE")]
+    pub values: Vec<PathBuf>,
+    /// Release name (chart renders only).
+    #[arg(long = "name", default_value = "release-name")]
+    pub name: String,
+    /// Release namespace (chart renders only).
+    #[arg(short = 'n', long = "namespace", default_value = "default")]
+    pub namespace: String,
+    /// `.Capabilities.KubeVersion`.
+    #[arg(long = "kube-version", value_name = "VERSION", default_value = gatehouse_render::chart::objects::DEFAULT_KUBE_VERSION)]
+    pub kube_version: String,
+    /// Write the repository files here instead of printing the manifests (project renders).
+    #[arg(short = 'o', long = "out", value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Put every render through the render gate; exit 2 when a policy blocks one.
+    #[arg(long = "check")]
+    pub check: bool,
+    /// Policy bundle for --check: directory, .tar.gz or .rego file (repeatable). Default: the
+    /// built-in library.
+    #[arg(short = 'p', long = "policies", value_name = "PATH")]
+    pub policies: Vec<PathBuf>,
+    /// Also load the built-in library alongside --policies.
+    #[arg(short = 'b', long = "builtin")]
+    pub builtin: bool,
+    /// Bindings file (YAML) for --check; overrides the bundle's bindings.yaml.
+    #[arg(long = "bindings", value_name = "FILE")]
+    pub bindings: Option<PathBuf>,
+    /// Organization the gate's action is scoped to.
+    #[arg(long = "org", default_value = "default")]
+    pub org: String,
+    /// Environment the gate's action is scoped to (chart renders only).
+    #[arg(long = "environment", value_name = "NAME")]
+    pub environment: Option<String>,
+    /// Tenant the gate's action is scoped to (chart renders only).
+    #[arg(long = "tenant", value_name = "NAME")]
+    pub tenant: Option<String>,
 }
 
 /// `gatehouse decide` output formats.

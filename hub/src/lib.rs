@@ -8,6 +8,7 @@
 pub mod cli;
 pub mod cli_reference;
 pub mod commands;
+pub mod delivery;
 pub mod git;
 pub mod logging;
 pub mod server;

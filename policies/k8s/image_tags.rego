@@ -8,6 +8,7 @@
 #   data.gatehouse.config.disallowed_image_tags (default ["latest"]).
 # custom:
 #   kinds: [render, release.create, release.deploy, promotion]
+#   input: action
 #   severity: high
 package gatehouse.k8s.image_tags
 

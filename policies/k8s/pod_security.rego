@@ -8,6 +8,7 @@
 #   data.gatehouse.config.allowed_host_paths (default none) may be mounted.
 # custom:
 #   kinds: [render, release.create, release.deploy, promotion]
+#   input: action
 #   severity: high
 package gatehouse.k8s.pod_security
 

@@ -8,6 +8,7 @@
 #   object, its spec.minReplicas (default 1) is checked instead.
 # custom:
 #   kinds: [render, release.create, release.deploy, promotion]
+#   input: action
 #   severity: medium
 package gatehouse.k8s.replicas
 

@@ -8,6 +8,7 @@
 #   installation; charts scaffolded by helm create set both.
 # custom:
 #   kinds: [render, release.create, release.deploy, promotion]
+#   input: action
 #   severity: low
 package gatehouse.k8s.required_labels
 

@@ -8,6 +8,7 @@
 #   are not checked: Kubernetes does not allow resources on them.
 # custom:
 #   kinds: [render, release.create, release.deploy, promotion]
+#   input: action
 #   severity: high
 package gatehouse.k8s.resource_limits
 

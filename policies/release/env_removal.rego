@@ -12,6 +12,7 @@
 #   any copy sets it).
 # custom:
 #   kinds: [render, release.create, release.deploy, promotion]
+#   input: action
 #   severity: high
 package gatehouse.release.env_removal
 

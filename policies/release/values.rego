@@ -10,6 +10,7 @@
 #   findings.
 # custom:
 #   kinds: [render, release.create, release.deploy, promotion]
+#   input: action
 #   severity: high
 package gatehouse.release.values
 

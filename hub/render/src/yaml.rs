@@ -12,4 +12,3 @@ fn options() -> serde_saphyr::Options {
 pub(crate) fn from_str<T: DeserializeOwned>(text: &str) -> Result<T, String> {
     serde_saphyr::from_str_with_options(text, options()).map_err(|e| e.to_string())
 }
-

@@ -16,6 +16,7 @@ mod check;
 mod decide;
 mod eval;
 mod playground;
+mod render;
 mod schema;
 mod serve;
 mod test;
@@ -29,6 +30,7 @@ pub fn run(command: Command) -> Result<ExitCode> {
         Command::Bench(args) => bench::run(args),
         Command::Schema(args) => schema::run(args),
         Command::Check(args) => check::run(args),
+        Command::Render(args) => render::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Admin(args) => admin::run(args),
         Command::Audit(args) => admin::audit(args),

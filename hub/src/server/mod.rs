@@ -11,6 +11,7 @@ mod audit;
 pub mod breakglass;
 mod charts;
 mod clusters;
+mod delivery;
 pub mod error;
 pub mod governance;
 mod identity;
@@ -86,6 +87,8 @@ pub struct HubState {
     /// One lock per governed target, so that concurrent changes of the same thing queue
     /// instead of racing between decision and write.
     pub(crate) targets: values::TargetLocks,
+    /// Charts parsed for rendering, by archive digest.
+    pub(crate) renderers: delivery::Renderers,
 }
 
 /// A handle on the hub's state (cheap to clone).
@@ -108,6 +111,7 @@ impl HubState {
             config,
             metrics: observe::Metrics::default(),
             targets: values::TargetLocks::default(),
+            renderers: delivery::Renderers::default(),
         }))
     }
 }

@@ -425,6 +425,7 @@ fn start_batch(
                 created_at: now_at.clone(),
                 updated_at: now_at,
                 deployed_at: None,
+                commit: None,
             };
             let rel_id = rel.id.clone();
             // Note the batch's release before it is submitted: an automatic deploy advances

@@ -29,6 +29,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
 
 use super::access::{Caller, Grant, Need, Principal as Who};
+use super::delivery;
 use super::error::{ApiError, ApiResult};
 use super::governance::{self, About, Verdict};
 use super::resources::project;
@@ -186,6 +187,10 @@ pub(crate) struct ReleaseView {
     pub created_at: String,
     /// Last changed.
     pub updated_at: String,
+    /// The commit its deploy wrote to the project's repository (none when the rendered
+    /// manifests did not change).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
 }
 
 /// The routes of this module.
@@ -672,6 +677,7 @@ fn view(tx: &Tx<'_>, project: &str, rel: ReleaseRecord, full: bool) -> ApiResult
         timeline,
         created_at: rel.created_at,
         updated_at: rel.updated_at,
+        commit: rel.commit,
     })
 }
 
@@ -852,6 +858,7 @@ async fn create_release(
                 created_at: at.clone(),
                 updated_at: at,
                 deployed_at: None,
+                commit: None,
             };
             Ok((p, rel))
         },
@@ -1029,6 +1036,7 @@ async fn rollback(
                 created_at: at.clone(),
                 updated_at: at,
                 deployed_at: None,
+                commit: None,
             };
             Ok((p, rel))
         },
@@ -1191,6 +1199,115 @@ fn denied(v: &Verdict, what: &str) -> ApiError {
             json!({ "gate": v.summary() }),
         )
     }
+}
+
+/// Whether another release deployed one of this release's levels after it was created.
+fn stale(tx: &Tx<'_>, rel: &ReleaseRecord) -> ApiResult<Option<ApiError>> {
+    for t in rel.targets.as_array().into_iter().flatten() {
+        let s = |k: &str| {
+            t.get(k)
+                .and_then(Json::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let now_base = tx
+            .deployed_values(&s("workloadId"), &s("environment"), &s("tenant"))?
+            .map(|(_, r)| r);
+        let base = t.get("base").and_then(Json::as_str).map(str::to_owned);
+        if now_base != base {
+            let any = |v: String| if v.is_empty() { "*".to_owned() } else { v };
+            return Ok(Some(ApiError::new(
+                StatusCode::CONFLICT,
+                "release_stale",
+                format!(
+                    "Another release deployed {} ({}/{}) after this one was created.",
+                    s("workload"),
+                    any(s("environment")),
+                    any(s("tenant")),
+                ),
+                "Cancel this release and create a new one from the pending changes.",
+            )));
+        }
+    }
+    Ok(None)
+}
+
+/// A render of the release was blocked: the release fails, nothing is committed, and the error
+/// names the target, the policy and the object.
+async fn render_blocked(
+    hub: &Hub,
+    caller: &Caller,
+    name: &str,
+    rel: &ReleaseRecord,
+    target: &str,
+    decision: gatehouse_engine::Decision,
+) -> ApiError {
+    let findings: Vec<Json> = decision
+        .violations
+        .iter()
+        .map(|f| json!({"policy": f.policy, "rule": f.rule, "object": f.object, "message": f.message}))
+        .collect();
+    let why: Vec<String> = decision
+        .violations
+        .iter()
+        .map(|f| {
+            format!(
+                "{} ({} on {})",
+                f.message,
+                f.policy,
+                f.object.as_deref().unwrap_or("the render")
+            )
+        })
+        .collect();
+    let (c, r, t, d) = (
+        caller.clone(),
+        rel.clone(),
+        target.to_owned(),
+        decision.clone(),
+    );
+    let resource = format!("project/{name}/release/{}", rel.number);
+    let details = json!({"target": target, "violations": findings});
+    let recorded = details.clone();
+    let written = blocking(
+        hub,
+        move |tx| {
+            let note = format!("render of {t} blocked");
+            if tx.release_transition(&r.id, state::APPROVED, state::FAILED)? {
+                tx.release_event(
+                    &r.id,
+                    &c.actor(),
+                    "render_blocked",
+                    Some((state::APPROVED, state::FAILED)),
+                    std::slice::from_ref(&d.decision_id),
+                    Some(&note),
+                )?;
+            }
+            tx.audit_append(
+                &c.org.id,
+                &AuditEntry {
+                    actor: c.actor(),
+                    action: "release.deploy.render_blocked".into(),
+                    resource,
+                    before: Some(json!({"state": state::APPROVED})),
+                    after: Some(json!({"state": state::FAILED, "render": recorded})),
+                    decision_id: Some(d.decision_id.clone()),
+                },
+            )?;
+            Ok(())
+        },
+        true,
+    )
+    .await;
+    if let Err(e) = written {
+        return e;
+    }
+    ApiError::gated(
+        StatusCode::FORBIDDEN,
+        "render_blocked",
+        format!("The render of {target} was blocked: {}", why.join("; ")),
+        "Nothing was committed and the release failed. Fix the values or the chart so the objects named in detail.violations pass, then create a new release.".into(),
+        details,
+    )
 }
 
 /// A transition found the release no longer in the state it was read in (a safety net: steps
@@ -1682,10 +1799,49 @@ async fn deploy(
 }
 
 /// Deploys an approved release, the engine deciding again now. Call with the release's lock.
+///
+/// When the gate allows, the delivery generator renders every target the release touches and
+/// puts each render through the render gate; only when all pass is the project's repository
+/// committed (one commit) and the release marked deployed. Deploys of one project queue.
 async fn deploy_locked(hub: &Hub, caller: &Caller, name: &str, id: &str) -> ApiResult<()> {
     let (rel, verdict) = gate(hub, caller, name, id).await?;
     if rel.state != state::APPROVED {
         return Err(wrong_state(&rel, "be deployed"));
+    }
+    let _project_lock = hub
+        .targets
+        .lock(format!("deploy:{}:{name}", caller.org.id))
+        .await;
+    let mut commit = None;
+    if verdict.outcome == Outcome::Allow {
+        let (h, c, n, r) = (hub.clone(), caller.clone(), name.to_owned(), rel.clone());
+        let planned = blocking(
+            hub,
+            move |tx| {
+                if let Some(e) = stale(tx, &r)? {
+                    return Ok(Err(Ok(e)));
+                }
+                let p = project(tx, &c.org.id, &n)?;
+                Ok(match delivery::plan(&h, tx, &c.org, &p, &r)? {
+                    Ok(plan) => Ok((p, plan)),
+                    Err(blocked) => Err(Err(blocked)),
+                })
+            },
+            false,
+        )
+        .await?;
+        let (p, plan) = match planned {
+            Ok(ok) => ok,
+            Err(Ok(stale)) => return Err(stale),
+            Err(Err(delivery::Blocked::Denied(target, decision))) => {
+                return Err(render_blocked(hub, caller, name, &rel, &target, *decision).await);
+            }
+        };
+        let (h, c, r) = (hub.clone(), caller.clone(), rel.clone());
+        commit =
+            tokio::task::spawn_blocking(move || delivery::commit(&h, &c.org, &p, &r, &c, &plan))
+                .await
+                .map_err(ApiError::internal)??;
     }
     let (c, n) = (caller.clone(), name.to_owned());
     let v = verdict.clone();
@@ -1734,27 +1890,10 @@ async fn deploy_locked(hub: &Hub, caller: &Caller, name: &str, id: &str) -> ApiR
                 }
             }
             // Each level must still be where the release found it.
-            let targets = rel.targets.as_array().cloned().unwrap_or_default();
-            for t in &targets {
-                let s = |k: &str| t.get(k).and_then(Json::as_str).unwrap_or_default().to_owned();
-                let now_base = tx
-                    .deployed_values(&s("workloadId"), &s("environment"), &s("tenant"))?
-                    .map(|(_, r)| r);
-                let base = t.get("base").and_then(Json::as_str).map(str::to_owned);
-                if now_base != base {
-                    return Ok(Err(ApiError::new(
-                        StatusCode::CONFLICT,
-                        "release_stale",
-                        format!(
-                            "Another release deployed {} ({}/{}) after this one was created.",
-                            s("workload"),
-                            if s("environment").is_empty() { "*".into() } else { s("environment") },
-                            if s("tenant").is_empty() { "*".into() } else { s("tenant") },
-                        ),
-                        "Cancel this release and create a new one from the pending changes.",
-                    )));
-                }
+            if let Some(e) = stale(tx, &rel)? {
+                return Ok(Err(e));
             }
+            let targets = rel.targets.as_array().cloned().unwrap_or_default();
             if !tx.release_transition(&rel.id, state::APPROVED, state::DEPLOYING)? {
                 return Ok(Err(moved_meanwhile()));
             }
@@ -1779,6 +1918,9 @@ async fn deploy_locked(hub: &Hub, caller: &Caller, name: &str, id: &str) -> ApiR
                 }
             }
             tx.release_deployed_at(&rel.id)?;
+            if let Some(sha) = &commit {
+                tx.release_commit(&rel.id, sha)?;
+            }
             if !tx.release_transition(&rel.id, state::DEPLOYING, state::DEPLOYED)? {
                 return Err(ApiError::internal("the release left deploying while it deployed"));
             }
@@ -1789,7 +1931,7 @@ async fn deploy_locked(hub: &Hub, caller: &Caller, name: &str, id: &str) -> ApiR
                 action: "release.deploy".into(),
                 resource,
                 before: Some(json!({"state": state::APPROVED})),
-                after: Some(json!({"state": state::DEPLOYED, "targets": targets, "breakglass": v.sessions})),
+                after: Some(json!({"state": state::DEPLOYED, "targets": targets, "breakglass": v.sessions, "commit": commit})),
                 decision_id: v.ids().first().cloned(),
             })?;
             Ok(Ok(()))

@@ -24,8 +24,8 @@ use super::access::{Grant, Need, authenticate};
 use super::error::{ApiError, ErrorBody};
 use super::resources::{self, KINDS, KindDef, handlers};
 use super::{
-    Hub, audit, blocking, breakglass, charts, clusters, identity, notify, observe, promotions,
-    releases, values,
+    Hub, audit, blocking, breakglass, charts, clusters, delivery, identity, notify, observe,
+    promotions, releases, values,
 };
 
 /// A schema producer for the OpenAPI document.
@@ -310,6 +310,7 @@ pub fn table() -> Vec<Route> {
     routes.extend(notify::routes());
     routes.extend(breakglass::routes());
     routes.extend(audit::routes());
+    routes.extend(delivery::routes());
     routes
 }
 
@@ -374,13 +375,26 @@ async fn authorize(
     if meta.need == Need::Public {
         return next.run(req).await;
     }
+    // Git clients (and Argo CD, Flux) send the token as a Basic password, and only after a
+    // challenge.
+    let git = meta.action.starts_with("projects.repository.");
+    let challenge = |e: ApiError| {
+        let mut r = e.into_response();
+        if git {
+            r.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Basic realm=\"gatehouse\""),
+            );
+        }
+        r
+    };
     let token = match bearer(req.headers()) {
         Ok(t) => t,
-        Err(e) => return e.into_response(),
+        Err(e) => return challenge(e),
     };
     let caller = match blocking(&hub, move |tx| authenticate(tx, &token), false).await {
         Ok(c) => c,
-        Err(e) => return e.into_response(),
+        Err(e) => return challenge(e),
     };
     let project = match req.extract_parts::<RawPathParams>().await {
         Ok(params) => params
@@ -402,11 +416,31 @@ fn bearer(headers: &HeaderMap) -> Result<String, ApiError> {
         .get(header::AUTHORIZATION)
         .ok_or_else(|| ApiError::unauthenticated("The request has no Authorization header."))?;
     let text = value.to_str().unwrap_or_default();
+    if let Some(basic) = text
+        .strip_prefix("Basic ")
+        .or_else(|| text.strip_prefix("basic "))
+    {
+        // `user:token`: the user name is ignored, the token is the password.
+        use base64::Engine as _;
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(basic.trim())
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+            .ok_or_else(|| {
+                ApiError::unauthenticated("The Basic credentials are not base64 of `user:token`.")
+            })?;
+        let (_, token) = decoded.split_once(':').ok_or_else(|| {
+            ApiError::unauthenticated("The Basic credentials are not `user:token`.")
+        })?;
+        return Ok(token.trim().to_owned());
+    }
     let token = text
         .strip_prefix("Bearer ")
         .or_else(|| text.strip_prefix("bearer "))
         .ok_or_else(|| {
-            ApiError::unauthenticated("The Authorization header is not `Bearer <token>`.")
+            ApiError::unauthenticated(
+                "The Authorization header is neither `Bearer <token>` nor Basic with the token as password.",
+            )
         })?;
     Ok(token.trim().to_owned())
 }

@@ -4,6 +4,7 @@ mod cli_reference;
 mod git;
 mod playground;
 mod releases;
+mod render;
 mod scenarios;
 mod serve;
 mod server;

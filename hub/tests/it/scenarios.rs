@@ -801,3 +801,153 @@ async fn scenario_2_a_canary_tenant_then_batches_then_the_rest() {
     drop(hub);
     verified(dir.path());
 }
+
+/// Runs the git CLI with no user or system configuration, bounded in time by git's own
+/// low-speed limit.
+fn git(args: &[&str], cwd: &Path) -> std::process::Output {
+    std::process::Command::new("git")
+        .args(args)
+        .current_dir(cwd)
+        .env("HOME", cwd)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .env("GIT_HTTP_LOW_SPEED_LIMIT", "1")
+        .env("GIT_HTTP_LOW_SPEED_TIME", "20")
+        .output()
+        .expect("git runs")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scenario_4_the_render_gate_blocks_a_release_until_it_is_fixed() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = start(dir.path());
+    let owner = owner_token(&hub);
+    let api = Api::of(&hub);
+    api.shop(&owner).await;
+    let values = "/api/v2/projects/shop/workloads/checkout/values?environment=production";
+
+    // Production values drop the chart's resource limits: the seed's policy blocks the render.
+    api.ok(
+        &owner,
+        "PUT",
+        values,
+        json!({"image": {"tag": "2.9.0"}, "resources": null}),
+    )
+    .await;
+    let rel = api.release(&owner, "checkout 2.9.0").await;
+    assert_eq!(rel["state"], "approved", "{rel}");
+    let path = format!(
+        "/api/v2/projects/shop/releases/{}/deploy",
+        rel["id"].as_str().unwrap()
+    );
+    let j = api
+        .refused(&owner, "POST", &path, json!({}), 403, "render_blocked")
+        .await;
+    let message = j["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("tenants/default/production/checkout"),
+        "{message}"
+    );
+    let violation = &j["error"]["detail"]["violations"][0];
+    assert_eq!(violation["policy"], "gatehouse.k8s.resource_limits", "{j}");
+    assert!(
+        violation["object"]
+            .as_str()
+            .unwrap()
+            .starts_with("Deployment/"),
+        "{j}"
+    );
+    let failed = api
+        .ok(
+            &owner,
+            "GET",
+            &format!(
+                "/api/v2/projects/shop/releases/{}",
+                rel["id"].as_str().unwrap()
+            ),
+            json!(null),
+        )
+        .await;
+    assert_eq!(failed["state"], "failed");
+    assert!(
+        failed.get("commit").is_none(),
+        "nothing is committed: {failed}"
+    );
+    let events: Vec<&str> = failed["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    assert!(events.contains(&"render_blocked"), "{events:?}");
+
+    // The developer adds limits back; the next release renders, passes and is committed.
+    api.ok(
+        &owner,
+        "PUT",
+        values,
+        json!({"image": {"tag": "2.9.0"}, "resources": {"limits": {"cpu": "500m", "memory": "256Mi"}}}),
+    )
+    .await;
+    let rel = api.release(&owner, "checkout 2.9.0 with limits").await;
+    let rel = api.step(&owner, &rel, "deploy").await;
+    assert_eq!(rel["state"], "deployed", "{rel}");
+    let commit = rel["commit"]
+        .as_str()
+        .expect("the deploy committed")
+        .to_owned();
+
+    // Argo CD's view: the hosted repository over Git smart HTTP, with a token as password.
+    let work = tempfile::tempdir().unwrap();
+    let port = hub.base.rsplit(':').next().unwrap().trim_end_matches('/');
+    let anonymous = git(
+        &[
+            "clone",
+            &format!("http://127.0.0.1:{port}/git/shop"),
+            "anon",
+        ],
+        work.path(),
+    );
+    assert!(!anonymous.status.success(), "a clone needs a token");
+    let url = format!("http://argocd:{owner}@127.0.0.1:{port}/git/shop");
+    let out = git(&["clone", &url, "shop"], work.path());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let checkout = work.path().join("shop");
+    let head = git(&["rev-parse", "HEAD"], &checkout);
+    assert_eq!(String::from_utf8_lossy(&head.stdout).trim(), commit);
+    let deployment = std::fs::read_to_string(
+        checkout.join("tenants/default/production/checkout/deployment-checkout.yaml"),
+    )
+    .unwrap();
+    assert!(
+        deployment.contains("cpu: 500m") && deployment.contains("registry.local/web:2.9.0"),
+        "{deployment}"
+    );
+    let app =
+        std::fs::read_to_string(checkout.join("argocd/production/default-checkout.yaml")).unwrap();
+    assert!(
+        app.contains("path: tenants/default/production/checkout") && app.contains("name: prod-eu"),
+        "{app}"
+    );
+    let log = git(&["log", "--format=%B"], &checkout);
+    let log = String::from_utf8_lossy(&log.stdout);
+    assert!(
+        log.contains("Release #2 of shop: checkout 2.9.0 with limits"),
+        "{log}"
+    );
+    assert!(
+        log.contains(&format!("Release: {}", rel["id"].as_str().unwrap())),
+        "{log}"
+    );
+    assert_eq!(
+        git(&["rev-list", "--count", "HEAD"], &checkout).stdout,
+        b"1\n",
+        "the blocked release committed nothing"
+    );
+    drop(hub);
+    verified(dir.path());
+}

@@ -115,6 +115,42 @@ pub(crate) async fn ok(app: &Router, method: Method, path: &str, token: &str, bo
     j
 }
 
+/// The test chart's one template: a Deployment with the labels, replicas, pinned image and
+/// resource limits the built-in policies look for, all from values.
+const DEPLOYMENT_TEMPLATE: &str = r#"apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {{ .Release.Name }}
+  labels:
+    app.kubernetes.io/name: {{ .Chart.Name }}
+    app.kubernetes.io/instance: {{ .Release.Name }}
+    app.kubernetes.io/version: {{ .Values.image.tag | quote }}
+spec:
+  replicas: {{ .Values.replicas | default .Values.replicaCount }}
+  selector:
+    matchLabels:
+      app.kubernetes.io/instance: {{ .Release.Name }}
+  template:
+    metadata:
+      labels:
+        app.kubernetes.io/instance: {{ .Release.Name }}
+    spec:
+      containers:
+        - name: app
+          image: "registry.local/{{ .Chart.Name }}:{{ .Values.image.tag }}"
+          {{- with .Values.env }}
+          env:
+            {{- range $k, $v := . }}
+            - name: {{ $k }}
+              value: {{ $v | quote }}
+            {{- end }}
+          {{- end }}
+          {{- with .Values.resources }}
+          resources:
+            {{- toYaml . | nindent 12 }}
+          {{- end }}
+"#;
+
 /// A chart archive as `helm package` makes it.
 pub(crate) fn chart_tgz(name: &str, version: &str) -> Vec<u8> {
     let mut tar = tar::Builder::new(flate2::write::GzEncoder::new(
@@ -130,11 +166,11 @@ pub(crate) fn chart_tgz(name: &str, version: &str) -> Vec<u8> {
         ),
         (
             format!("{name}/values.yaml"),
-            "replicaCount: 1\nimage:\n  tag: \"1.0\"\n".to_owned(),
+            "replicaCount: 2\nimage:\n  tag: \"1.0\"\nresources:\n  limits: {cpu: 250m, memory: 128Mi}\n".to_owned(),
         ),
         (
             format!("{name}/templates/deployment.yaml"),
-            "kind: Deployment\n".to_owned(),
+            DEPLOYMENT_TEMPLATE.to_owned(),
         ),
     ] {
         let mut h = tar::Header::new_gnu();
@@ -385,7 +421,12 @@ fn fill(path: &str, real: bool, ids: &Ids) -> String {
         };
         out.push(v);
     }
-    out.join("/")
+    let path = out.join("/");
+    // Git's ref advertisement answers the smart protocol only.
+    if path.ends_with("/info/refs") {
+        return format!("{path}?service=git-upload-pack");
+    }
+    path
 }
 
 fn body_is_probe(m: &Method) -> bool {

@@ -48,7 +48,10 @@ impl Rules {
             }
         }
         // Helm's default: hidden files in templates/ are never templates.
-        if let Ok(glob) = GlobBuilder::new("templates/.?*").literal_separator(true).build() {
+        if let Ok(glob) = GlobBuilder::new("templates/.?*")
+            .literal_separator(true)
+            .build()
+        {
             rules.push(Rule {
                 glob: glob.compile_matcher(),
                 negate: false,
@@ -70,11 +73,16 @@ impl Rules {
                 if rule.dir_only && !is_dir {
                     return false;
                 }
-                let prefix = components.get(..=end).map(|c| c.join("/")).unwrap_or_default();
+                let prefix = components
+                    .get(..=end)
+                    .map(|c| c.join("/"))
+                    .unwrap_or_default();
                 if rule.anchored {
                     rule.glob.is_match(&prefix)
                 } else {
-                    components.get(end).is_some_and(|name| rule.glob.is_match(name))
+                    components
+                        .get(end)
+                        .is_some_and(|name| rule.glob.is_match(name))
                 }
             });
             if hit {

@@ -245,7 +245,11 @@ impl Chart {
             Some(text) => Some(serde_json::from_slice(&text).map_err(|e| {
                 load_error(
                     at("values.schema.json"),
-                    format!("not valid JSON at line {} column {}: {e}", e.line(), e.column()),
+                    format!(
+                        "not valid JSON at line {} column {}: {e}",
+                        e.line(),
+                        e.column()
+                    ),
                 )
             })?),
             None => None,
@@ -262,9 +266,8 @@ impl Chart {
         for (path, bytes) in files {
             if let Some(rest) = path.strip_prefix("templates/") {
                 let _ = rest;
-                let text = String::from_utf8(bytes).map_err(|_| {
-                    load_error(at(&path), "templates must be UTF-8 text")
-                })?;
+                let text = String::from_utf8(bytes)
+                    .map_err(|_| load_error(at(&path), "templates must be UTF-8 text"))?;
                 templates.push((path, Arc::from(text)));
             } else if let Some(rest) = path.strip_prefix("charts/") {
                 match rest.split_once('/') {
@@ -336,13 +339,16 @@ fn read_dir_into(
     depth: usize,
 ) -> Result<(), LoadError> {
     if depth > 64 {
-        return Err(load_error(dir.display().to_string(), "directories nest too deep"));
+        return Err(load_error(
+            dir.display().to_string(),
+            "directories nest too deep",
+        ));
     }
     let entries = std::fs::read_dir(dir)
         .map_err(|e| load_error(dir.display().to_string(), format!("cannot read: {e}")))?;
     for entry in entries {
-        let entry =
-            entry.map_err(|e| load_error(dir.display().to_string(), format!("cannot read: {e}")))?;
+        let entry = entry
+            .map_err(|e| load_error(dir.display().to_string(), format!("cannot read: {e}")))?;
         let name = entry.file_name().to_string_lossy().into_owned();
         let rel = if prefix.is_empty() {
             name.clone()
@@ -460,7 +466,10 @@ mod tests {
                 ("files/conf.ini", "k=v\n"),
                 ("secret.key", "shh"),
                 (".helmignore", "*.key\n"),
-                ("charts/db/Chart.yaml", "apiVersion: v2\nname: db\nversion: 0.1.0\n"),
+                (
+                    "charts/db/Chart.yaml",
+                    "apiVersion: v2\nname: db\nversion: 0.1.0\n",
+                ),
                 ("charts/db/templates/s.yaml", "kind: S\n"),
             ]),
         )
@@ -478,9 +487,12 @@ mod tests {
     fn a_missing_chart_yaml_or_version_is_named() {
         let err = Chart::from_files("x", files(&[("values.yaml", "a: 1\n")])).unwrap_err();
         assert!(err.to_string().contains("Chart.yaml is missing"), "{err}");
-        let err =
-            Chart::from_files("x", files(&[("Chart.yaml", "name: x\n")])).unwrap_err();
-        assert!(err.to_string().contains("x/Chart.yaml: the chart has no version"), "{err}");
+        let err = Chart::from_files("x", files(&[("Chart.yaml", "name: x\n")])).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("x/Chart.yaml: the chart has no version"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -130,7 +130,11 @@ impl Object for Files {
                 Value::from(
                     self.0
                         .get(p)
-                        .map(|b| b.iter().map(|x| Value::Int(i64::from(*x))).collect::<Vec<_>>())
+                        .map(|b| {
+                            b.iter()
+                                .map(|x| Value::Int(i64::from(*x)))
+                                .collect::<Vec<_>>()
+                        })
                         .unwrap_or_default(),
                 )
             }),
@@ -268,16 +272,25 @@ mod tests {
     #[test]
     fn get_lines_and_glob_behave_as_helm() {
         let f = files();
-        let get = f.call("Get", &[Value::str("files/a.txt")]).unwrap().unwrap();
+        let get = f
+            .call("Get", &[Value::str("files/a.txt")])
+            .unwrap()
+            .unwrap();
         assert_eq!(get.go_string(), "hello\nworld\n");
         let missing = f.call("Get", &[Value::str("nope")]).unwrap().unwrap();
         assert_eq!(missing.go_string(), "");
-        let lines = f.call("Lines", &[Value::str("files/a.txt")]).unwrap().unwrap();
+        let lines = f
+            .call("Lines", &[Value::str("files/a.txt")])
+            .unwrap()
+            .unwrap();
         assert_eq!(lines.go_string(), "[hello world]");
         let Value::Object(glob) = f.call("Glob", &[Value::str("files/*")]).unwrap().unwrap() else {
             panic!("Glob returns Files")
         };
-        assert_eq!(glob.plain().go_string(), "map[files/a.txt:aGVsbG8Kd29ybGQK]");
+        assert_eq!(
+            glob.plain().go_string(),
+            "map[files/a.txt:aGVsbG8Kd29ybGQK]"
+        );
         assert!(f.call("Nope", &[]).is_none());
         assert!(f.call("Get", &[Value::Int(1)]).unwrap().is_err());
     }
@@ -286,10 +299,24 @@ mod tests {
     fn capabilities_answer_has_and_versions() {
         let caps = capabilities("v1.30.2", &Arc::new(vec!["apps/v1".to_owned()]));
         let caps = caps.as_map().unwrap();
-        let Some(Value::Object(api)) = caps.get("APIVersions") else { panic!() };
-        assert!(api.call("Has", &[Value::str("apps/v1")]).unwrap().unwrap().truthy());
-        assert!(!api.call("Has", &[Value::str("batch/v2")]).unwrap().unwrap().truthy());
-        let Some(Value::Object(kv)) = caps.get("KubeVersion") else { panic!() };
+        let Some(Value::Object(api)) = caps.get("APIVersions") else {
+            panic!()
+        };
+        assert!(
+            api.call("Has", &[Value::str("apps/v1")])
+                .unwrap()
+                .unwrap()
+                .truthy()
+        );
+        assert!(
+            !api.call("Has", &[Value::str("batch/v2")])
+                .unwrap()
+                .unwrap()
+                .truthy()
+        );
+        let Some(Value::Object(kv)) = caps.get("KubeVersion") else {
+            panic!()
+        };
         assert_eq!(kv.field("Minor").unwrap().go_string(), "30");
         assert_eq!(kv.field("GitVersion").unwrap().go_string(), "v1.30.2");
     }

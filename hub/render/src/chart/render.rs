@@ -239,7 +239,12 @@ fn place<'a>(chart: &'a Chart, prefix: &str, chain: &[String], out: &mut Vec<Pla
     for sub in &chart.dependencies {
         let mut sub_chain = chain.to_vec();
         sub_chain.push(sub.name().to_owned());
-        place(sub, &format!("{prefix}/charts/{}", sub.name()), &sub_chain, out);
+        place(
+            sub,
+            &format!("{prefix}/charts/{}", sub.name()),
+            &sub_chain,
+            out,
+        );
     }
 }
 
@@ -250,7 +255,9 @@ fn helm_order(a: &str, b: &str) -> std::cmp::Ordering {
 }
 
 fn is_partial(name: &str) -> bool {
-    name.rsplit('/').next().is_some_and(|base| base.starts_with('_'))
+    name.rsplit('/')
+        .next()
+        .is_some_and(|base| base.starts_with('_'))
 }
 
 impl Renderer {
@@ -279,7 +286,11 @@ impl Renderer {
     }
 
     /// Renders with `supplied` values (already layered: see [`values::layer`]).
-    pub fn render(&self, supplied: &Json, options: &RenderOptions) -> Result<Rendered, RenderError> {
+    pub fn render(
+        &self,
+        supplied: &Json,
+        options: &RenderOptions,
+    ) -> Result<Rendered, RenderError> {
         let tree = values::enabled_dependencies(&self.chart, supplied);
         let coalesced = values::coalesce(&tree, supplied);
         validate_schemas(&tree, &coalesced, tree.name())?;
@@ -303,8 +314,10 @@ impl Renderer {
         let mut files = BTreeMap::new();
         let mut placed = Vec::new();
         place(&self.chart, self.chart.name(), &[], &mut placed);
-        let library: BTreeMap<&str, bool> =
-            placed.iter().map(|p| (p.name.as_str(), p.library)).collect();
+        let library: BTreeMap<&str, bool> = placed
+            .iter()
+            .map(|p| (p.name.as_str(), p.library))
+            .collect();
         let chains: BTreeMap<&str, &[String]> = placed
             .iter()
             .map(|p| (p.name.as_str(), p.chain.as_slice()))
@@ -380,10 +393,7 @@ fn build_scopes(
     );
     top.insert("Release", release.clone());
     top.insert("Capabilities", capabilities.clone());
-    top.insert(
-        "Files",
-        Value::Object(Rc::new(Files(chart.files.clone()))),
-    );
+    top.insert("Files", Value::Object(Rc::new(Files(chart.files.clone()))));
     let subcharts = Map::new();
     for sub in &chart.dependencies {
         let mut sub_chain = chain.to_vec();
@@ -477,7 +487,10 @@ fn schema_message(error: &jsonschema::ValidationError<'_>) -> String {
         K::MinItems { limit } => format!("minItems: got {}, want {limit}", size(got)),
         K::MaxItems { limit } => format!("maxItems: got {}, want {limit}", size(got)),
         K::Required { property } => {
-            format!("missing property '{}'", property.as_str().unwrap_or_default())
+            format!(
+                "missing property '{}'",
+                property.as_str().unwrap_or_default()
+            )
         }
         K::AdditionalProperties { unexpected } => {
             format!("additional properties {} not allowed", quoted(unexpected))
@@ -509,7 +522,8 @@ fn schema_message(error: &jsonschema::ValidationError<'_>) -> String {
 /// document keeps its trailing whitespace, as Helm prints it.
 fn split_documents(text: &str) -> Vec<String> {
     static SEPARATOR: std::sync::OnceLock<Option<regex::Regex>> = std::sync::OnceLock::new();
-    let separator = SEPARATOR.get_or_init(|| regex::Regex::new(r"(?:^|\s*\n)---[ \t]*(?:\n\s*|$)").ok());
+    let separator =
+        SEPARATOR.get_or_init(|| regex::Regex::new(r"(?:^|\s*\n)---[ \t]*(?:\n\s*|$)").ok());
     let text = text.trim_start();
     let docs: Vec<&str> = match separator {
         Some(re) => re.split(text).collect(),
@@ -589,7 +603,8 @@ mod tests {
 
     #[test]
     fn documents_split_on_separator_lines_only() {
-        let docs = split_documents("\n---\na: 1  \n---\n\n---   \n\nb: '---'\nc: --- x\n---x: 1\n  \n");
+        let docs =
+            split_documents("\n---\na: 1  \n---\n\n---   \n\nb: '---'\nc: --- x\n---x: 1\n  \n");
         assert_eq!(docs, ["a: 1", "b: '---'\nc: --- x\n---x: 1\n  \n"]);
     }
 

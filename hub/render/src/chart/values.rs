@@ -182,7 +182,11 @@ fn process(chart: &Chart, supplied: &Json, path: &str) -> Chart {
     let tags = values.get("tags");
     let mut disabled = Vec::new();
     for d in &chart.metadata.dependencies {
-        let name = if d.alias.is_empty() { &d.name } else { &d.alias };
+        let name = if d.alias.is_empty() {
+            &d.name
+        } else {
+            &d.alias
+        };
         let mut enabled = true;
         if !d.tags.is_empty() {
             let states: Vec<bool> = d
@@ -196,7 +200,12 @@ fn process(chart: &Chart, supplied: &Json, path: &str) -> Chart {
                 enabled = false;
             }
         }
-        for condition in d.condition.split(',').map(str::trim).filter(|c| !c.is_empty()) {
+        for condition in d
+            .condition
+            .split(',')
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+        {
             let full = format!("{path}{condition}");
             if let Some(b) = path_value(&values, &full).and_then(Json::as_bool) {
                 enabled = b;
@@ -207,7 +216,9 @@ fn process(chart: &Chart, supplied: &Json, path: &str) -> Chart {
             disabled.push(name.clone());
         }
     }
-    chart.dependencies.retain(|d| !disabled.iter().any(|n| n == d.name()));
+    chart
+        .dependencies
+        .retain(|d| !disabled.iter().any(|n| n == d.name()));
     chart.dependencies = chart
         .dependencies
         .iter()
@@ -243,9 +254,15 @@ mod tests {
                 "Chart.yaml",
                 "name: app\nversion: 1.0.0\ndependencies:\n- name: db\n  version: 0.1.0\n  condition: db.enabled\n- name: cache\n  version: 0.1.0\n  alias: redis\n",
             ),
-            ("values.yaml", "global: {region: eu, team: {name: a}}\nreplicas: 2\nimage: {repository: app, tag: v1}\ndb: {enabled: true, size: 10}\n"),
+            (
+                "values.yaml",
+                "global: {region: eu, team: {name: a}}\nreplicas: 2\nimage: {repository: app, tag: v1}\ndb: {enabled: true, size: 10}\n",
+            ),
             ("charts/db/Chart.yaml", "name: db\nversion: 0.1.0\n"),
-            ("charts/db/values.yaml", "size: 1\nuser: admin\nglobal: {region: us, tier: x}\n"),
+            (
+                "charts/db/values.yaml",
+                "size: 1\nuser: admin\nglobal: {region: us, tier: x}\n",
+            ),
             ("charts/cache/Chart.yaml", "name: cache\nversion: 0.1.0\n"),
             ("charts/cache/values.yaml", "port: 6379\n"),
         ])
@@ -280,7 +297,10 @@ mod tests {
 
     #[test]
     fn layers_merge_tables_and_keep_nulls() {
-        let v = layer(&[json!({"a": {"x": 1, "y": 2}, "b": 1}), json!({"a": {"y": 3}, "b": null})]);
+        let v = layer(&[
+            json!({"a": {"x": 1, "y": 2}, "b": 1}),
+            json!({"a": {"y": 3}, "b": null}),
+        ]);
         assert_eq!(v, json!({"a": {"x": 1, "y": 3}, "b": null}));
     }
 }

@@ -11,6 +11,7 @@
 //!   - name: staging
 //!   - name: production
 //!     cluster: prod-eu
+//!     namespace: shop         # objects go to shop-<tenant>; default: the project's name
 //! tenants: [acme, globex]
 //! workloads:
 //!   - name: web
@@ -103,6 +104,8 @@ struct EnvFile {
     name: String,
     #[serde(default)]
     cluster: Option<String>,
+    #[serde(default)]
+    namespace: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -220,7 +223,10 @@ pub fn load(dir: &Path) -> Result<Project, DirError> {
             other => {
                 return Err(err(
                     &file_path,
-                    format!("binding {:?}: kind {other:?} is not known: use kustomize or manifests", b.name),
+                    format!(
+                        "binding {:?}: kind {other:?} is not known: use kustomize or manifests",
+                        b.name
+                    ),
                 ));
             }
         };
@@ -247,9 +253,11 @@ pub fn load(dir: &Path) -> Result<Project, DirError> {
             .map(|e| Environment {
                 name: e.name,
                 cluster: e.cluster,
+                namespace: e.namespace,
             })
             .collect(),
         tenants: file.tenants,
+        tenant_environments: Default::default(),
         workloads,
         levels,
         variables: file
@@ -295,7 +303,8 @@ fn read_tree(
         if kind.is_dir() {
             read_tree(&path, &rel, files, depth + 1)?;
         } else if kind.is_file() {
-            let bytes = std::fs::read(&path).map_err(|e| err(&path, format!("cannot read: {e}")))?;
+            let bytes =
+                std::fs::read(&path).map_err(|e| err(&path, format!("cannot read: {e}")))?;
             files.insert(rel, bytes);
         }
     }

@@ -4,7 +4,8 @@
 //! Every workload is rendered for every tenant in every environment (a *target*). A target's
 //! values are layered chart defaults < workload < environment < tenant < tenant-environment,
 //! HQ variables are substituted, and the chart renders them. The rendered objects land under
-//! `tenants/<tenant>/<environment>/<workload>/`, one file per object, and the runtime
+//! `tenants/<tenant>/<environment>/<workload>/`, one file per object, deployed into the
+//! namespace `<prefix>-<tenant>` (see [`Project::namespace`]), and the runtime
 //! adapter's objects (an Argo CD `Application`, or a Flux `Kustomization` and its
 //! `GitRepository`) land beside them, pointing at that directory.
 //!
@@ -40,6 +41,8 @@ pub struct Environment {
     pub name: String,
     /// The cluster Argo CD deploys to (`destination.name`); `in-cluster` when unknown.
     pub cluster: Option<String>,
+    /// The namespace prefix of the project's objects there (default: the project's name).
+    pub namespace: Option<String>,
 }
 
 /// A workload: a chart and its default values.
@@ -51,7 +54,7 @@ pub struct Workload {
     pub chart: Arc<Renderer>,
     /// Default values for every environment and tenant.
     pub values: Json,
-    /// Namespace to deploy into; the tenant's name when unset.
+    /// Namespace prefix to deploy into, over the environment's.
     pub namespace: Option<String>,
 }
 
@@ -108,6 +111,9 @@ pub struct Project {
     pub environments: Vec<Environment>,
     /// Tenant names.
     pub tenants: Vec<String>,
+    /// Environments a tenant is restricted to (a tenant not listed, or listed with none, gets
+    /// every environment).
+    pub tenant_environments: BTreeMap<String, Vec<String>>,
     /// Workloads.
     pub workloads: Vec<Workload>,
     /// Values per level.
@@ -212,7 +218,14 @@ impl Project {
     pub fn targets(&self) -> Vec<Target> {
         let mut out = Vec::new();
         for tenant in &self.tenants {
+            let only = self
+                .tenant_environments
+                .get(tenant)
+                .filter(|e| !e.is_empty());
             for env in &self.environments {
+                if only.is_some_and(|envs| !envs.contains(&env.name)) {
+                    continue;
+                }
                 let target = |name: &str| Target {
                     tenant: tenant.clone(),
                     environment: env.name.clone(),
@@ -249,8 +262,7 @@ impl Project {
                 .iter()
                 .filter(move |l| {
                     l.workload == target.workload
-                        && l.environment.as_deref()
-                            == env.then_some(target.environment.as_str())
+                        && l.environment.as_deref() == env.then_some(target.environment.as_str())
                         && l.tenant.as_deref() == tenant.then_some(target.tenant.as_str())
                 })
                 .map(|l| l.values.clone())
@@ -283,7 +295,7 @@ impl Project {
         }
         let w = self.workload(&target.workload)?;
         let values = self.values(target)?;
-        let namespace = w.namespace.clone().unwrap_or_else(|| target.tenant.clone());
+        let namespace = self.namespace(target, w.namespace.as_deref());
         let options = RenderOptions {
             release_name: target.workload.clone(),
             namespace: namespace.clone(),
@@ -303,6 +315,18 @@ impl Project {
             rendered,
             objects,
         })
+    }
+
+    /// The namespace a target deploys into: `<prefix>-<tenant>`, the prefix being the
+    /// workload's, else the environment's, else the project's name; tenants never share one.
+    pub fn namespace(&self, target: &Target, workload: Option<&str>) -> String {
+        let env = self
+            .environments
+            .iter()
+            .find(|e| e.name == target.environment)
+            .and_then(|e| e.namespace.as_deref());
+        let prefix = workload.or(env).unwrap_or(&self.name);
+        format!("{prefix}-{}", target.tenant)
     }
 
     /// Builds a Kustomize base or manifest bundle for a target: the source's files with the
@@ -355,7 +379,11 @@ impl Project {
             .map(|o| Manifest {
                 source: source.clone(),
                 content: crate::funcs::to_yaml_document(o),
-                kind: o.get("kind").and_then(Json::as_str).unwrap_or_default().to_owned(),
+                kind: o
+                    .get("kind")
+                    .and_then(Json::as_str)
+                    .unwrap_or_default()
+                    .to_owned(),
                 name: o
                     .pointer("/metadata/name")
                     .and_then(Json::as_str)
@@ -366,7 +394,7 @@ impl Project {
             .collect();
         Ok(RenderedTarget {
             target: target.clone(),
-            namespace: target.tenant.clone(),
+            namespace: self.namespace(target, None),
             values: Json::Object(Default::default()),
             rendered: Rendered {
                 manifests,
@@ -404,7 +432,10 @@ impl Project {
 
     fn adapter_objects(&self, rt: &RenderedTarget, cluster: Option<&str>) -> Vec<(String, Json)> {
         let t = &rt.target;
-        let name = format!("{}-{}-{}-{}", self.name, t.tenant, t.environment, t.workload);
+        let name = format!(
+            "{}-{}-{}-{}",
+            self.name, t.tenant, t.environment, t.workload
+        );
         let labels = json!({
             "app.kubernetes.io/managed-by": "gatehouse",
             "gatehouse.dev/project": self.name,
@@ -467,7 +498,10 @@ impl Project {
 
 /// The file an object is written to: `<kind>-<name>.yaml`, lower-case.
 fn file_name(object: &Json) -> String {
-    let kind = object.get("kind").and_then(Json::as_str).unwrap_or("object");
+    let kind = object
+        .get("kind")
+        .and_then(Json::as_str)
+        .unwrap_or("object");
     let name = object
         .pointer("/metadata/name")
         .and_then(Json::as_str)

@@ -206,14 +206,26 @@ mod tests {
             var("DB", "db.prod", Some("production"), None),
             var("DB", "db.acme-prod", Some("production"), Some("acme")),
         ];
-        assert_eq!(lookup(&vars, "DB", &target("staging", "acme")), Some("db.org"));
-        assert_eq!(lookup(&vars, "DB", &target("production", "globex")), Some("db.prod"));
-        assert_eq!(lookup(&vars, "DB", &target("production", "acme")), Some("db.acme-prod"));
+        assert_eq!(
+            lookup(&vars, "DB", &target("staging", "acme")),
+            Some("db.org")
+        );
+        assert_eq!(
+            lookup(&vars, "DB", &target("production", "globex")),
+            Some("db.prod")
+        );
+        assert_eq!(
+            lookup(&vars, "DB", &target("production", "acme")),
+            Some("db.acme-prod")
+        );
     }
 
     #[test]
     fn references_are_replaced_anywhere_in_strings() {
-        let vars = [var("HOST", "db.internal", None, None), var("PORT", "5432", None, None)];
+        let vars = [
+            var("HOST", "db.internal", None, None),
+            var("PORT", "5432", None, None),
+        ];
         let mut v = json!({"env": {"URL": "postgres://{{hq.var.HOST}}:{{ hq.var.PORT }}/app"}, "list": ["{{hq.var.HOST}}"], "n": 1, "other": "{{ .Values.x }}"});
         substitute(&mut v, &vars, &target("dev", "acme")).unwrap();
         assert_eq!(v["env"]["URL"], "postgres://db.internal:5432/app");
@@ -230,8 +242,14 @@ mod tests {
         assert_eq!(
             err,
             [
-                Unresolved { name: "MISSING".into(), path: "b.c[1]".into() },
-                Unresolved { name: "OTHER".into(), path: "d".into() },
+                Unresolved {
+                    name: "MISSING".into(),
+                    path: "b.c[1]".into()
+                },
+                Unresolved {
+                    name: "OTHER".into(),
+                    path: "d".into()
+                },
             ]
         );
         assert_eq!(v, before);

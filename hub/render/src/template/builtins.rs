@@ -87,7 +87,11 @@ fn compare_composite(a1: &Value, a: &Value) -> Result<bool, String> {
     }
     match (a1, a) {
         (Value::Object(x), Value::Object(y)) => Ok(std::rc::Rc::ptr_eq(x, y)),
-        _ => Err(format!("non-comparable type {}: {}", fmt_s(a), a.type_name())),
+        _ => Err(format!(
+            "non-comparable type {}: {}",
+            fmt_s(a),
+            a.type_name()
+        )),
     }
 }
 
@@ -168,7 +172,12 @@ fn index_arg(index: &Value, cap: usize) -> Result<usize, String> {
     let x = match index {
         Value::Int(i) => *i,
         Value::Nil => return Err("cannot index slice/array with nil".to_owned()),
-        other => return Err(format!("cannot index slice/array with type {}", other.type_name())),
+        other => {
+            return Err(format!(
+                "cannot index slice/array with type {}",
+                other.type_name()
+            ));
+        }
     };
     match usize::try_from(x) {
         Ok(u) if u <= cap => Ok(u),
@@ -188,19 +197,36 @@ pub(crate) fn index(item: &EVal, indexes: &[EVal]) -> Result<EVal, String> {
             Value::Nil => return Err("index of nil pointer".to_owned()),
             Value::List(l) => {
                 let x = index_arg(ix, l.len())?;
-                EVal::iface(l.get(x).cloned().ok_or("reflect: slice index out of range")?)
+                EVal::iface(
+                    l.get(x)
+                        .cloned()
+                        .ok_or("reflect: slice index out of range")?,
+                )
             }
             Value::Str(s) => {
                 let x = index_arg(ix, s.len())?;
-                let b = s.as_bytes().get(x).ok_or("reflect: string index out of range")?;
+                let b = s
+                    .as_bytes()
+                    .get(x)
+                    .ok_or("reflect: string index out of range")?;
                 EVal::direct(Value::Int(i64::from(*b)))
             }
             Value::Map(m) => match ix {
                 Value::Str(k) => EVal::iface(m.get(k).unwrap_or(Value::Nil)),
                 Value::Nil => return Err("value is nil; should be of type string".to_owned()),
-                other => return Err(format!("value has type {}; should be string", other.type_name())),
+                other => {
+                    return Err(format!(
+                        "value has type {}; should be string",
+                        other.type_name()
+                    ));
+                }
             },
-            other => return Err(format!("can't index item of type {}", cur_type(&cur, &other))),
+            other => {
+                return Err(format!(
+                    "can't index item of type {}",
+                    cur_type(&cur, &other)
+                ));
+            }
         };
     }
     Ok(cur)
@@ -257,12 +283,23 @@ pub(crate) fn slice(item: &EVal, indexes: &[EVal]) -> Result<EVal, String> {
 /// Go's `evalArgs` for the escapers: a lone string as is, else `fmt.Sprint` of the
 /// arguments with nil printed as `<no value>`.
 fn eval_args(args: &[EVal]) -> String {
-    if let [EVal { v: Value::Str(s), .. }] = args {
+    if let [
+        EVal {
+            v: Value::Str(s), ..
+        },
+    ] = args
+    {
         return s.to_string();
     }
     let vals: Vec<Value> = args
         .iter()
-        .map(|a| if a.v.is_nil() { Value::str("<no value>") } else { a.v.clone() })
+        .map(|a| {
+            if a.v.is_nil() {
+                Value::str("<no value>")
+            } else {
+                a.v.clone()
+            }
+        })
         .collect();
     sprint(&vals)
 }
@@ -316,7 +353,9 @@ pub(crate) fn urlquery(args: &[EVal]) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
             b' ' => out.push('+'),
             b => {
                 let _ = write!(out, "%{b:02X}");

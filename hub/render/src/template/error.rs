@@ -111,7 +111,12 @@ impl Error {
         let (template, line, column, context) = match at.pos() {
             Some(pos) => {
                 let (line, column) = tree.source.line_col(pos);
-                (tree.source.parse_name.to_string(), line, column, Some(at.context()))
+                (
+                    tree.source.parse_name.to_string(),
+                    line,
+                    column,
+                    Some(at.context()),
+                )
             }
             None => (tree.name.to_string(), 0, 0, None),
         };
@@ -129,7 +134,11 @@ impl Error {
     }
 
     /// Marks this as the error of function `name`, wrapping `cause` if there is one.
-    pub(crate) fn with_call(mut self: Box<Self>, name: &str, cause: Option<Box<Error>>) -> Box<Error> {
+    pub(crate) fn with_call(
+        mut self: Box<Self>,
+        name: &str,
+        cause: Option<Box<Error>>,
+    ) -> Box<Error> {
         self.call = Some(name.to_owned());
         if let Some(kind) = cause.as_deref().and_then(Error::root_kind) {
             self.kind = kind;
@@ -267,7 +276,9 @@ impl Error {
             e.context.as_ref()?;
             let text = e.go_text();
             let (location, function, at, message) = split_exec_text(&text)?;
-            blocks.push(format!("{location}\n  executing {function} at {at}:\n    {message}"));
+            blocks.push(format!(
+                "{location}\n  executing {function} at {at}:\n    {message}"
+            ));
             match (&e.call, &e.cause) {
                 (None, None) => break,
                 (Some(call), Some(cause)) if call == "include" => e = cause,
@@ -335,7 +346,9 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.cause.as_deref().map(|e| e as &(dyn std::error::Error + 'static))
+        self.cause
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
     }
 }
 

@@ -18,11 +18,13 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::ast::{Arg, At, Branch, Builtin, Command, FuncRef, Ideal, Node, Number, Pipe, TemplateCall, Tree};
+use super::ast::{
+    Arg, At, Branch, Builtin, Command, FuncRef, Ideal, Node, Number, Pipe, TemplateCall, Tree,
+};
 use super::builtins;
 use super::error::{Error, ErrorKind, SET_NAME};
 use super::quote::go_quote;
-use super::{parse, Exec};
+use super::{Exec, parse};
 use crate::value::Value;
 
 /// A value during execution, with Go's static type where it matters (see the module docs).
@@ -135,7 +137,9 @@ fn arity(f: FuncRef) -> Arity {
 fn param(f: FuncRef, i: usize) -> Ty {
     match f {
         FuncRef::Builtin(b) => match b {
-            Builtin::Print | Builtin::Println | Builtin::Html | Builtin::Js | Builtin::Urlquery => Ty::Any,
+            Builtin::Print | Builtin::Println | Builtin::Html | Builtin::Js | Builtin::Urlquery => {
+                Ty::Any
+            }
             Builtin::Printf if i == 0 => Ty::Str,
             Builtin::Printf => Ty::Any,
             _ => Ty::RValue,
@@ -185,7 +189,7 @@ const STACK_EXHAUSTED: &str = "templates nest too deeply for the render's stack 
 
 /// The address of a local, to measure how much native stack the render uses.
 #[inline(always)]
-fn stack_pointer() -> usize {
+pub(crate) fn stack_pointer() -> usize {
     let marker = 0u8;
     std::ptr::addr_of!(marker) as usize
 }
@@ -234,14 +238,26 @@ impl<'x> Machine<'x> {
     #[inline(never)]
     fn call_error(&self, f: &Frame<'_>, name: &str, fail: CallFail) -> Box<Error> {
         match fail {
-            CallFail::Msg(m) => {
-                Error::exec(f.tree, f.at, ErrorKind::Exec, format!("error calling {name}: {m}")).with_call(name, None)
+            CallFail::Msg(m) => Error::exec(
+                f.tree,
+                f.at,
+                ErrorKind::Exec,
+                format!("error calling {name}: {m}"),
+            )
+            .with_call(name, None),
+            CallFail::Chart(m) => {
+                Error::exec(f.tree, f.at, ErrorKind::Fail, m).with_call(name, None)
             }
-            CallFail::Chart(m) => Error::exec(f.tree, f.at, ErrorKind::Fail, m).with_call(name, None),
-            CallFail::Limit(m) => {
-                Error::exec(f.tree, f.at, ErrorKind::Limit, format!("error calling {name}: {m}")).with_call(name, None)
+            CallFail::Limit(m) => Error::exec(
+                f.tree,
+                f.at,
+                ErrorKind::Limit,
+                format!("error calling {name}: {m}"),
+            )
+            .with_call(name, None),
+            CallFail::Wrap(m, cause) => {
+                Error::exec(f.tree, f.at, ErrorKind::Exec, m).with_call(name, Some(cause))
             }
-            CallFail::Wrap(m, cause) => Error::exec(f.tree, f.at, ErrorKind::Exec, m).with_call(name, Some(cause)),
         }
     }
 
@@ -251,7 +267,10 @@ impl<'x> Machine<'x> {
         if self.exec.steps > self.exec.max_steps {
             return Err(self.limit(
                 f,
-                format!("the render exceeded its budget of {} evaluation steps", self.exec.max_steps),
+                format!(
+                    "the render exceeded its budget of {} evaluation steps",
+                    self.exec.max_steps
+                ),
             ));
         }
         Ok(())
@@ -277,7 +296,10 @@ impl<'x> Machine<'x> {
         if self.exec.output > self.exec.max_output {
             return Err(self.limit(
                 f,
-                format!("the render's output exceeded its limit of {} bytes", self.exec.max_output),
+                format!(
+                    "the render's output exceeded its limit of {} bytes",
+                    self.exec.max_output
+                ),
             ));
         }
         Ok(())
@@ -285,7 +307,13 @@ impl<'x> Machine<'x> {
 
     // Walking.
 
-    fn walk<'t>(&mut self, f: &mut Frame<'t>, dot: &EVal, list: &'t [Node], out: &mut String) -> R<Flow> {
+    fn walk<'t>(
+        &mut self,
+        f: &mut Frame<'t>,
+        dot: &EVal,
+        list: &'t [Node],
+        out: &mut String,
+    ) -> R<Flow> {
         for node in list {
             f.at = At::Node(node);
             self.step(f)?;
@@ -383,7 +411,9 @@ impl<'x> Machine<'x> {
                 ran = !items.is_empty();
                 for (i, e) in items.iter().enumerate() {
                     let index = EVal::direct(Value::Int(i64::try_from(i).unwrap_or(i64::MAX)));
-                    if self.one_iteration(f, b, inner, index, EVal::iface(e.clone()), out)? == Flow::Break {
+                    if self.one_iteration(f, b, inner, index, EVal::iface(e.clone()), out)?
+                        == Flow::Break
+                    {
                         break;
                     }
                 }
@@ -393,14 +423,19 @@ impl<'x> Machine<'x> {
                 let entries: Vec<(Value, Value)> =
                     m.with(|m| m.iter().map(|(k, v)| (Value::str(k), v.clone())).collect());
                 for (k, v) in entries {
-                    if self.one_iteration(f, b, inner, EVal::direct(k), EVal::iface(v), out)? == Flow::Break {
+                    if self.one_iteration(f, b, inner, EVal::direct(k), EVal::iface(v), out)?
+                        == Flow::Break
+                    {
                         break;
                     }
                 }
             }
             Value::Int(n) => {
                 if b.pipe.decl.len() > 1 {
-                    return Err(self.err(f, format!("can't use {n} to iterate over more than one variable")));
+                    return Err(self.err(
+                        f,
+                        format!("can't use {n} to iterate over more than one variable"),
+                    ));
                 }
                 ran = *n > 0;
                 for i in 0..*n {
@@ -443,7 +478,11 @@ impl<'x> Machine<'x> {
         let decl = &b.pipe.decl;
         if let Some(first) = decl.first() {
             if b.pipe.is_assign {
-                let v = if decl.len() > 1 { index.clone() } else { elem.clone() };
+                let v = if decl.len() > 1 {
+                    index.clone()
+                } else {
+                    elem.clone()
+                };
                 self.set_var(f, &first.name, v)?;
             } else {
                 set_top_var(f, 1, elem.clone());
@@ -462,14 +501,23 @@ impl<'x> Machine<'x> {
     }
 
     #[inline(never)]
-    fn walk_template<'t>(&mut self, f: &mut Frame<'t>, dot: &EVal, t: &'t TemplateCall, out: &mut String) -> R<()> {
+    fn walk_template<'t>(
+        &mut self,
+        f: &mut Frame<'t>,
+        dot: &EVal,
+        t: &'t TemplateCall,
+        out: &mut String,
+    ) -> R<()> {
         let Some(tree) = self.lookup(&t.name) else {
             return Err(self.err(f, format!("template {} not defined", go_quote(&t.name))));
         };
         if self.templates >= self.exec.max_include_depth {
             return Err(self.limit(
                 f,
-                format!("exceeded maximum template depth ({})", self.exec.max_include_depth),
+                format!(
+                    "exceeded maximum template depth ({})",
+                    self.exec.max_include_depth
+                ),
             ));
         }
         self.check_stack(f)?;
@@ -523,22 +571,38 @@ impl<'x> Machine<'x> {
         Ok(value)
     }
 
-    fn not_a_function(&self, f: &Frame<'_>, first: &Arg, rest: &[Arg], fin: &Option<EVal>) -> R<()> {
+    fn not_a_function(
+        &self,
+        f: &Frame<'_>,
+        first: &Arg,
+        rest: &[Arg],
+        fin: &Option<EVal>,
+    ) -> R<()> {
         if !rest.is_empty() || fin.is_some() {
             return Err(self.err(f, format!("can't give argument to non-function {first}")));
         }
         Ok(())
     }
 
-    fn eval_command<'t>(&mut self, f: &mut Frame<'t>, dot: &EVal, cmd: &'t Command, fin: Option<EVal>) -> R<EVal> {
+    fn eval_command<'t>(
+        &mut self,
+        f: &mut Frame<'t>,
+        dot: &EVal,
+        cmd: &'t Command,
+        fin: Option<EVal>,
+    ) -> R<EVal> {
         self.step(f)?;
         let Some(first) = cmd.args.first() else {
             return Ok(EVal::invalid());
         };
         let rest = cmd.args.get(1..).unwrap_or(&[]);
         match first {
-            Arg::Field { idents, .. } => return self.eval_field_node(f, dot, first, idents, rest, fin),
-            Arg::Chain { node, fields, .. } => return self.eval_chain_node(f, dot, first, node, fields, rest, fin),
+            Arg::Field { idents, .. } => {
+                return self.eval_field_node(f, dot, first, idents, rest, fin);
+            }
+            Arg::Chain { node, fields, .. } => {
+                return self.eval_chain_node(f, dot, first, node, fields, rest, fin);
+            }
             Arg::Ident { name, func, .. } => {
                 f.at = At::Arg(first);
                 return self.eval_call(f, dot, *func, At::Cmd(cmd), name, rest, fin);
@@ -560,7 +624,10 @@ impl<'x> Machine<'x> {
             Arg::Nil(_) => Err(self.err(f, "nil is not a command".to_owned())),
             Arg::Number(n) => self.ideal_constant(f, first, n),
             Arg::Str { text, .. } => Ok(EVal::direct(Value::str(text))),
-            other => Err(self.err(f, format!("can't evaluate command {}", go_quote(&other.string())))),
+            other => Err(self.err(
+                f,
+                format!("can't evaluate command {}", go_quote(&other.string())),
+            )),
         }
     }
 
@@ -570,7 +637,9 @@ impl<'x> Machine<'x> {
             Ideal::Int(i) => Ok(EVal::direct(Value::Int(i))),
             Ideal::Float(x) => Ok(EVal::direct(Value::Float(x))),
             Ideal::Overflow => Err(self.err(f, format!("{} overflows int", n.text))),
-            Ideal::Complex => Err(self.err(f, format!("complex constant {} is not supported", n.text))),
+            Ideal::Complex => {
+                Err(self.err(f, format!("complex constant {} is not supported", n.text)))
+            }
         }
     }
 
@@ -670,7 +739,10 @@ impl<'x> Machine<'x> {
         };
         let has_args = !args.is_empty() || fin.is_some();
         match &receiver.v {
-            Value::Nil => Err(self.err(f, format!("nil pointer evaluating {}.{name}", type_name(&receiver)))),
+            Value::Nil => Err(self.err(
+                f,
+                format!("nil pointer evaluating {}.{name}", type_name(&receiver)),
+            )),
             Value::Map(m) => {
                 if has_args {
                     return Err(self.err(f, format!("{name} is not a method but has arguments")));
@@ -697,19 +769,28 @@ impl<'x> Machine<'x> {
                         f.at = At::Arg(node);
                         Err(self.call_error(f, name, CallFail::Msg(e)))
                     }
-                    None if has_args && o.field(name).is_some() => Err(self.err(
-                        f,
-                        format!("{name} has arguments but cannot be invoked as function"),
-                    )),
+                    None if has_args && o.field(name).is_some() => {
+                        f.at = At::Arg(node);
+                        Err(self.err(
+                            f,
+                            format!("{name} has arguments but cannot be invoked as function"),
+                        ))
+                    }
                     None => Err(self.err(
                         f,
-                        format!("can't evaluate field {name} in type {}", type_name(&receiver)),
+                        format!(
+                            "can't evaluate field {name} in type {}",
+                            type_name(&receiver)
+                        ),
                     )),
                 }
             }
             _ => Err(self.err(
                 f,
-                format!("can't evaluate field {name} in type {}", type_name(&receiver)),
+                format!(
+                    "can't evaluate field {name} in type {}",
+                    type_name(&receiver)
+                ),
             )),
         }
     }
@@ -727,10 +808,16 @@ impl<'x> Machine<'x> {
                 };
             }
             Arg::Field { idents, .. } => self.eval_field_node(f, dot, arg, idents, &[], None)?,
-            Arg::Variable { name, fields, .. } => self.eval_variable_node(f, dot, arg, name, fields, &[], None)?,
+            Arg::Variable { name, fields, .. } => {
+                self.eval_variable_node(f, dot, arg, name, fields, &[], None)?
+            }
             Arg::Pipe(p) => self.eval_pipeline(f, dot, p)?,
-            Arg::Ident { name, func, .. } => self.eval_call(f, dot, *func, At::Arg(arg), name, &[], None)?,
-            Arg::Chain { node, fields, .. } => self.eval_chain_node(f, dot, arg, node, fields, &[], None)?,
+            Arg::Ident { name, func, .. } => {
+                self.eval_call(f, dot, *func, At::Arg(arg), name, &[], None)?
+            }
+            Arg::Chain { node, fields, .. } => {
+                self.eval_chain_node(f, dot, arg, node, fields, &[], None)?
+            }
             Arg::Bool(_, b) => {
                 if ty == Ty::Str {
                     return Err(self.err(f, format!("expected string; found {arg}")));
@@ -753,11 +840,19 @@ impl<'x> Machine<'x> {
         match ty {
             Ty::Str => match &v.v {
                 Value::Str(_) => Ok(v),
-                Value::Nil if !v.iface => Err(self.err(f, "invalid value; expected string".to_owned())),
-                Value::Nil => Err(self.err(f, "wrong type for value; expected string; got interface {}".to_owned())),
+                Value::Nil if !v.iface => {
+                    Err(self.err(f, "invalid value; expected string".to_owned()))
+                }
+                Value::Nil => Err(self.err(
+                    f,
+                    "wrong type for value; expected string; got interface {}".to_owned(),
+                )),
                 other => Err(self.err(
                     f,
-                    format!("wrong type for value; expected string; got {}", other.type_name()),
+                    format!(
+                        "wrong type for value; expected string; got {}",
+                        other.type_name()
+                    ),
                 )),
             },
             _ => Ok(v),
@@ -782,29 +877,49 @@ impl<'x> Machine<'x> {
         }
         match func {
             FuncRef::Lib(fun) => self.call_lib(f, dot, fun, at_call, name, args, fin),
-            FuncRef::Builtin(b @ (Builtin::And | Builtin::Or)) => self.and_or(f, dot, b == Builtin::Or, args, fin),
+            FuncRef::Builtin(b @ (Builtin::And | Builtin::Or)) => {
+                self.and_or(f, dot, b == Builtin::Or, args, fin)
+            }
             FuncRef::Builtin(b) => self.call_builtin(f, dot, b, at_call, name, args, fin),
-            FuncRef::Include | FuncRef::Tpl => self.call_engine(f, dot, func, at_call, name, args, fin),
+            FuncRef::Include | FuncRef::Tpl => {
+                self.call_engine(f, dot, func, at_call, name, args, fin)
+            }
         }
     }
 
     /// Go's check of the number of arguments, for the functions whose signature is known.
     #[inline(never)]
-    fn check_arity(&self, f: &Frame<'_>, func: FuncRef, name: &str, given: usize, num_in: usize) -> Option<Box<Error>> {
+    fn check_arity(
+        &self,
+        f: &Frame<'_>,
+        func: FuncRef,
+        name: &str,
+        given: usize,
+        num_in: usize,
+    ) -> Option<Box<Error>> {
         match arity(func) {
-            Arity::Exact(n) if num_in != n => {
-                Some(self.err(f, format!("wrong number of args for {name}: want {n} got {num_in}")))
-            }
-            Arity::AtLeast(n) if num_in < n => {
-                Some(self.err(f, format!("wrong number of args for {name}: want at least {n} got {given}")))
-            }
+            Arity::Exact(n) if num_in != n => Some(self.err(
+                f,
+                format!("wrong number of args for {name}: want {n} got {num_in}"),
+            )),
+            Arity::AtLeast(n) if num_in < n => Some(self.err(
+                f,
+                format!("wrong number of args for {name}: want at least {n} got {given}"),
+            )),
             _ => None,
         }
     }
 
     /// `and` and `or`, which stop at the first operand that decides and return it.
     #[inline(never)]
-    fn and_or<'t>(&mut self, f: &mut Frame<'t>, dot: &EVal, is_or: bool, args: &'t [Arg], fin: Option<EVal>) -> R<EVal> {
+    fn and_or<'t>(
+        &mut self,
+        f: &mut Frame<'t>,
+        dot: &EVal,
+        is_or: bool,
+        args: &'t [Arg],
+        fin: Option<EVal>,
+    ) -> R<EVal> {
         let mut v = EVal::invalid();
         for a in args {
             v = self.eval_arg(f, dot, a, Ty::RValue)?;
@@ -930,19 +1045,23 @@ impl<'x> Machine<'x> {
             self.call_error(f, name, fail)
         })
     }
-
 }
 
 /// Go's builtin `b` applied to evaluated arguments.
 fn builtin(b: Builtin, args: &[Arg], argv: &[EVal]) -> Result<EVal, CallFail> {
     {
-        let bool_result = |r: Result<bool, String>| r.map(|x| EVal::direct(Value::Bool(x))).map_err(CallFail::Msg);
+        let bool_result = |r: Result<bool, String>| {
+            r.map(|x| EVal::direct(Value::Bool(x)))
+                .map_err(CallFail::Msg)
+        };
         let a0 = || argv.first().cloned().unwrap_or_else(EVal::invalid);
         let a1 = || argv.get(1).cloned().unwrap_or_else(EVal::invalid);
         let rest = argv.get(1..).unwrap_or(&[]);
         match b {
             Builtin::Not => Ok(EVal::direct(Value::Bool(!a0().v.truthy()))),
-            Builtin::Len => builtins::len(&a0()).map(EVal::direct).map_err(CallFail::Msg),
+            Builtin::Len => builtins::len(&a0())
+                .map(EVal::direct)
+                .map_err(CallFail::Msg),
             Builtin::Index => builtins::index(&a0(), rest).map_err(CallFail::Msg),
             Builtin::Slice => builtins::slice(&a0(), rest).map_err(CallFail::Msg),
             Builtin::Eq => bool_result(builtins::eq(&a0(), rest)),
@@ -955,7 +1074,10 @@ fn builtin(b: Builtin, args: &[Arg], argv: &[EVal]) -> Result<EVal, CallFail> {
             Builtin::Println => Ok(EVal::direct(Value::from(builtins::println(argv)))),
             Builtin::Printf => {
                 let format = a0().v;
-                Ok(EVal::direct(Value::from(builtins::printf(format.as_str().unwrap_or(""), rest))))
+                Ok(EVal::direct(Value::from(builtins::printf(
+                    format.as_str().unwrap_or(""),
+                    rest,
+                ))))
             }
             Builtin::Html => Ok(EVal::direct(Value::from(builtins::html(argv)))),
             Builtin::Js => Ok(EVal::direct(Value::from(builtins::js(argv)))),
@@ -966,7 +1088,10 @@ fn builtin(b: Builtin, args: &[Arg], argv: &[EVal]) -> Result<EVal, CallFail> {
                 if fv.is_nil() {
                     return Err(CallFail::Msg("call of nil".to_owned()));
                 }
-                Err(CallFail::Msg(format!("non-function {callee} of type {}", fv.type_name())))
+                Err(CallFail::Msg(format!(
+                    "non-function {callee} of type {}",
+                    fv.type_name()
+                )))
             }
             Builtin::And | Builtin::Or => Ok(a0()),
         }
@@ -974,12 +1099,14 @@ fn builtin(b: Builtin, args: &[Arg], argv: &[EVal]) -> Result<EVal, CallFail> {
 }
 
 impl Machine<'_> {
-
     /// Helm's `include`: runs the template `name` into a string.
     #[inline(never)]
     fn include(&mut self, name: &str, data: EVal) -> Result<EVal, CallFail> {
         let Some(tree) = self.lookup(name) else {
-            return Err(CallFail::Wrap("error calling include".to_owned(), Error::no_template(name)));
+            return Err(CallFail::Wrap(
+                "error calling include".to_owned(),
+                Error::no_template(name),
+            ));
         };
         if self.includes > self.exec.max_include_depth {
             return Err(CallFail::Limit(format!(
@@ -1006,11 +1133,25 @@ impl Machine<'_> {
         let trees = match self.exec.tpl_cache.get(text) {
             Some(t) => t.clone(),
             None => {
-                let trees = match parse::parse(SET_NAME, text, &super::resolve) {
+                let used = self.stack_base.abs_diff(stack_pointer());
+                let budget = self
+                    .exec
+                    .max_stack
+                    .saturating_sub(used)
+                    .max(parse::STACK_BUDGET / 4);
+                let trees = match parse::parse(
+                    SET_NAME,
+                    text,
+                    &super::resolve,
+                    budget.min(parse::STACK_BUDGET),
+                ) {
                     Ok(t) => Arc::new(t.into_iter().map(Arc::new).collect::<Vec<_>>()),
                     Err(e) => {
                         return Err(CallFail::Wrap(
-                            format!("error calling tpl: cannot parse template {}", go_quote(text)),
+                            format!(
+                                "error calling tpl: cannot parse template {}",
+                                go_quote(text)
+                            ),
                             e,
                         ));
                     }
@@ -1038,7 +1179,10 @@ impl Machine<'_> {
         match r {
             Ok(_) => Ok(EVal::direct(Value::from(out.replace("<no value>", "")))),
             Err(e) => Err(CallFail::Wrap(
-                format!("error calling tpl: error during tpl function execution for {}", go_quote(text)),
+                format!(
+                    "error calling tpl: error during tpl function execution for {}",
+                    go_quote(text)
+                ),
                 e,
             )),
         }

@@ -103,7 +103,9 @@ impl Lexed {
             T::Eof => "EOF".to_owned(),
             T::Error => val.to_owned(),
             typ if typ.is_keyword() => format!("<{val}>"),
-            _ if val.chars().count() > 10 => format!("{}...", super::quote::go_quote_prefix(val, 10)),
+            _ if val.chars().count() > 10 => {
+                format!("{}...", super::quote::go_quote_prefix(val, 10))
+            }
             _ => go_quote(val),
         }
     }
@@ -267,7 +269,11 @@ impl Lexer<'_> {
 
     fn backup(&mut self) {
         if !self.at_eof && self.pos > 0 {
-            if let Some(c) = self.input.get(..self.pos).and_then(|s| s.chars().next_back()) {
+            if let Some(c) = self
+                .input
+                .get(..self.pos)
+                .and_then(|s| s.chars().next_back())
+            {
                 self.pos -= c.len_utf8();
                 if c == '\n' {
                     self.line -= 1;
@@ -339,7 +345,11 @@ impl Lexer<'_> {
     /// Whether a right delimiter (possibly with a trim marker) starts here.
     fn at_right_delim(&self) -> (bool, bool) {
         let rest = self.rest_at(self.pos);
-        if has_right_trim_marker(rest) && rest.get(TRIM_LEN..).is_some_and(|r| r.starts_with(RIGHT.as_bytes())) {
+        if has_right_trim_marker(rest)
+            && rest
+                .get(TRIM_LEN..)
+                .is_some_and(|r| r.starts_with(RIGHT.as_bytes()))
+        {
             return (true, true);
         }
         if rest.starts_with(RIGHT.as_bytes()) {
@@ -382,7 +392,10 @@ impl Lexer<'_> {
         self.pos += LEFT.len();
         let trim = has_left_trim_marker(self.rest_at(self.pos));
         let after = if trim { TRIM_LEN } else { 0 };
-        if self.rest_at(self.pos + after).starts_with(LEFT_COMMENT.as_bytes()) {
+        if self
+            .rest_at(self.pos + after)
+            .starts_with(LEFT_COMMENT.as_bytes())
+        {
             self.pos += after;
             self.ignore();
             return Step::Go(State::Comment);
@@ -494,7 +507,10 @@ impl Lexer<'_> {
                 self.emit(T::RightParen)
             }
             Some(c) if c.is_ascii() && is_print(c) => self.emit(T::Char),
-            Some(c) => self.errorf(format!("unrecognized character in action: {}", go_rune_u(c))),
+            Some(c) => self.errorf(format!(
+                "unrecognized character in action: {}",
+                go_rune_u(c)
+            )),
         }
     }
 
@@ -507,7 +523,9 @@ impl Lexer<'_> {
         // A trim-marked right delimiter starts with a space: leave it to lexRightDelim.
         let before = self.pos.saturating_sub(1);
         if has_right_trim_marker(self.rest_at(before))
-            && self.rest_at(before + TRIM_LEN).starts_with(RIGHT.as_bytes())
+            && self
+                .rest_at(before + TRIM_LEN)
+                .starts_with(RIGHT.as_bytes())
         {
             self.backup();
             if n == 1 {
@@ -565,7 +583,11 @@ impl Lexer<'_> {
 
     fn lex_field_or_variable(&mut self, typ: T) -> Step {
         if self.at_terminator() {
-            return self.emit(if typ == T::Variable { T::Variable } else { T::Dot });
+            return self.emit(if typ == T::Variable {
+                T::Variable
+            } else {
+                T::Dot
+            });
         }
         let mut r;
         loop {
@@ -588,7 +610,9 @@ impl Lexer<'_> {
                     Some(c) if c != '\n' => {}
                     _ => return self.errorf("unterminated character constant".to_owned()),
                 },
-                None | Some('\n') => return self.errorf("unterminated character constant".to_owned()),
+                None | Some('\n') => {
+                    return self.errorf("unterminated character constant".to_owned());
+                }
                 Some('\'') => break,
                 Some(_) => {}
             }
@@ -606,7 +630,9 @@ impl Lexer<'_> {
             return self.bad_number();
         }
         if matches!(self.peek(), Some('+' | '-')) {
-            if !self.scan_number() || self.rest_at(self.pos.saturating_sub(1)).first() != Some(&b'i') {
+            if !self.scan_number()
+                || self.rest_at(self.pos.saturating_sub(1)).first() != Some(&b'i')
+            {
                 return self.bad_number();
             }
             return self.emit(T::Complex);
@@ -679,13 +705,20 @@ mod tests {
 
     fn kinds(input: &str) -> Vec<(T, String)> {
         let l = lex(input);
-        l.tokens.iter().map(|t| (t.typ, l.val(input, t).to_owned())).collect()
+        l.tokens
+            .iter()
+            .map(|t| (t.typ, l.val(input, t).to_owned()))
+            .collect()
     }
 
     #[test]
     fn trims_and_drops_comments() {
         let toks = kinds("a  \n {{- 1 -}} \n b{{/* c */}}d {{- /* e */ -}} f");
-        let texts: Vec<_> = toks.iter().filter(|(t, _)| *t == T::Text).map(|(_, v)| v.as_str()).collect();
+        let texts: Vec<_> = toks
+            .iter()
+            .filter(|(t, _)| *t == T::Text)
+            .map(|(_, v)| v.as_str())
+            .collect();
         assert_eq!(texts, ["a", "b", "d", "f"]);
     }
 
@@ -697,9 +730,31 @@ mod tests {
         assert_eq!(
             got,
             [
-                LeftDelim, Variable, Space, Declare, Space, Field, Field, Space, Pipe, Space, Identifier,
-                Space, String, Space, Number, Space, CharConstant, Space, RawString, Space, LeftParen, Nil,
-                RightParen, RightDelim, Eof
+                LeftDelim,
+                Variable,
+                Space,
+                Declare,
+                Space,
+                Field,
+                Field,
+                Space,
+                Pipe,
+                Space,
+                Identifier,
+                Space,
+                String,
+                Space,
+                Number,
+                Space,
+                CharConstant,
+                Space,
+                RawString,
+                Space,
+                LeftParen,
+                Nil,
+                RightParen,
+                RightDelim,
+                Eof
             ]
         );
     }

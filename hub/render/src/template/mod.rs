@@ -76,7 +76,7 @@ impl Templates {
     /// order it adds files in), except that an empty-bodied definition does not replace a
     /// non-empty one.
     pub fn add(&mut self, name: &str, text: &str) -> Result<(), Error> {
-        let trees = parse::parse(name, text, &resolve).map_err(|e| *e)?;
+        let trees = parse::parse(name, text, &resolve, parse::STACK_BUDGET).map_err(|e| *e)?;
         let map = Arc::make_mut(&mut self.inner);
         for tree in trees {
             if tree.is_empty() && map.contains_key(&*tree.name) {

@@ -11,11 +11,15 @@ use super::ast::{
     Arg, Branch, Command, FuncRef, Ideal, Node, Number, Pipe, Source, TemplateCall, Tree, VarDecl,
 };
 use super::error::Error;
-use super::lex::{lex, Lexed, Token, T};
+use super::lex::{Lexed, T, Token, lex};
 use super::quote::{go_quote, unquote, unquote_rune};
 
 /// How deep parentheses and control structures may nest.
-pub(crate) const MAX_DEPTH: usize = 500;
+pub(crate) const MAX_DEPTH: usize = 250;
+
+/// How much native stack a parse may use by default (a guard for debug builds and small
+/// threads, where [`MAX_DEPTH`] levels may not fit).
+pub(crate) const STACK_BUDGET: usize = 512 << 10;
 
 /// Resolves a function name at parse time.
 pub(crate) type Resolver = dyn Fn(&str) -> Option<FuncRef>;
@@ -24,8 +28,14 @@ type R<T> = Result<T, Box<Error>>;
 
 /// Parses `text` as the template `name`: its top-level tree first, then each `define` and
 /// `block` it holds, with Go's rule that a name defined twice in one text is an error unless
-/// one of the bodies is empty.
-pub(crate) fn parse(name: &str, text: &str, resolve: &Resolver) -> R<Vec<Tree>> {
+/// one of the bodies is empty. Nesting that would use more than `stack_budget` bytes of
+/// native stack is an error.
+pub(crate) fn parse(
+    name: &str,
+    text: &str,
+    resolve: &Resolver,
+    stack_budget: usize,
+) -> R<Vec<Tree>> {
     let source = Arc::new(Source {
         parse_name: name.into(),
         text: text.into(),
@@ -40,6 +50,8 @@ pub(crate) fn parse(name: &str, text: &str, resolve: &Resolver) -> R<Vec<Tree>> 
         st: TreeState::new(),
         depth: 0,
         trees: Vec::new(),
+        stack_base: super::exec::stack_pointer(),
+        stack_budget,
     };
     let root = p.parse_top()?;
     let seen = p.st.seen;
@@ -107,6 +119,8 @@ struct Parser<'a> {
     st: TreeState<'a>,
     depth: usize,
     trees: Vec<Tree>,
+    stack_base: usize,
+    stack_budget: usize,
 }
 
 impl<'a> Parser<'a> {
@@ -114,12 +128,16 @@ impl<'a> Parser<'a> {
 
     fn token(&self, i: usize) -> Token {
         let last = self.lexed.tokens.len().saturating_sub(1);
-        self.lexed.tokens.get(i.min(last)).copied().unwrap_or(Token {
-            typ: T::Eof,
-            pos: self.text.len(),
-            end: self.text.len(),
-            line: 1,
-        })
+        self.lexed
+            .tokens
+            .get(i.min(last))
+            .copied()
+            .unwrap_or(Token {
+                typ: T::Eof,
+                pos: self.text.len(),
+                end: self.text.len(),
+                line: 1,
+            })
     }
 
     fn next(&mut self) -> Token {
@@ -202,7 +220,9 @@ impl<'a> Parser<'a> {
 
     fn enter(&mut self, what: &str) -> R<()> {
         self.depth += 1;
-        if self.depth > MAX_DEPTH {
+        if self.depth > MAX_DEPTH
+            || self.stack_base.abs_diff(super::exec::stack_pointer()) > self.stack_budget
+        {
             return Err(self.errorf(format!("max {what} depth exceeded")));
         }
         Ok(())
@@ -223,7 +243,10 @@ impl<'a> Parser<'a> {
                     }
                 } else if !tree.is_empty() {
                     return Err(self.errorf_seen(
-                        format!("template: multiple definition of template {}", go_quote(&tree.name)),
+                        format!(
+                            "template: multiple definition of template {}",
+                            go_quote(&tree.name)
+                        ),
                         seen,
                     ));
                 }
@@ -333,7 +356,11 @@ impl<'a> Parser<'a> {
     }
 
     fn break_control(&mut self, t: Token) -> R<Node> {
-        let word = if t.typ == T::Break { "break" } else { "continue" };
+        let word = if t.typ == T::Break {
+            "break"
+        } else {
+            "continue"
+        };
         let next = self.next_non_space();
         if next.typ != T::RightDelim {
             return Err(self.unexpected(next, &format!("{{{{{word}}}}}")));
@@ -482,7 +509,11 @@ impl<'a> Parser<'a> {
                 if context == "range" && pipe.decl.len() < 2 {
                     match self.peek_non_space().typ {
                         T::Variable | T::RightDelim | T::RightParen => continue,
-                        _ => return Err(self.errorf("range can only initialize variables".to_owned())),
+                        _ => {
+                            return Err(
+                                self.errorf("range can only initialize variables".to_owned())
+                            );
+                        }
                     }
                 }
                 return Err(self.errorf(format!("too many declarations in {context}")));
@@ -529,7 +560,10 @@ impl<'a> Parser<'a> {
                 c.args.first(),
                 Some(Arg::Bool(..) | Arg::Dot(_) | Arg::Nil(_) | Arg::Number(_) | Arg::Str { .. })
             ) {
-                return Err(self.errorf(format!("non executable command in pipeline stage {}", i + 1)));
+                return Err(self.errorf(format!(
+                    "non executable command in pipeline stage {}",
+                    i + 1
+                )));
             }
         }
         Ok(())
@@ -592,7 +626,10 @@ impl<'a> Parser<'a> {
                 }
             }
             Arg::Bool(..) | Arg::Str { .. } | Arg::Number(_) | Arg::Nil(_) | Arg::Dot(_) => {
-                return Err(self.errorf(format!("unexpected . after term {}", go_quote(&node.string()))));
+                return Err(self.errorf(format!(
+                    "unexpected . after term {}",
+                    go_quote(&node.string())
+                )));
             }
             other => Arg::Chain {
                 pos,
@@ -636,7 +673,9 @@ impl<'a> Parser<'a> {
             T::Bool => Arg::Bool(pos, val == "true"),
             T::CharConstant | T::Complex | T::Number => {
                 let ideal = match t.typ {
-                    T::CharConstant => Ideal::Int(i64::from(unquote_rune(val).map_err(|e| self.errorf(e))?)),
+                    T::CharConstant => {
+                        Ideal::Int(i64::from(unquote_rune(val).map_err(|e| self.errorf(e))?))
+                    }
                     T::Complex => Ideal::Complex,
                     _ => number(val).map_err(|e| self.errorf(e))?,
                 };
@@ -732,7 +771,12 @@ fn underscore_ok(s: &str) -> bool {
     }
     let mut saw = b'^';
     let mut hex = false;
-    if b.get(i) == Some(&b'0') && matches!(b.get(i + 1).map(u8::to_ascii_lowercase), Some(b'b' | b'o' | b'x')) {
+    if b.get(i) == Some(&b'0')
+        && matches!(
+            b.get(i + 1).map(u8::to_ascii_lowercase),
+            Some(b'b' | b'o' | b'x')
+        )
+    {
         hex = b.get(i + 1).map(u8::to_ascii_lowercase) == Some(b'x');
         i += 2;
         saw = b'0';
@@ -819,10 +863,16 @@ fn parse_float(s: &str) -> Option<f64> {
         Some(b'+') => (false, clean.get(1..)?),
         _ => (false, clean.as_str()),
     };
-    let v = if body.len() > 2 && body.starts_with('0') && matches!(body.as_bytes().get(1), Some(b'x' | b'X')) {
+    let v = if body.len() > 2
+        && body.starts_with('0')
+        && matches!(body.as_bytes().get(1), Some(b'x' | b'X'))
+    {
         parse_hex_float(body.get(2..)?)?
     } else {
-        if !body.bytes().all(|c| c.is_ascii_digit() || matches!(c, b'.' | b'e' | b'E' | b'+' | b'-')) {
+        if !body
+            .bytes()
+            .all(|c| c.is_ascii_digit() || matches!(c, b'.' | b'e' | b'E' | b'+' | b'-'))
+        {
             return None;
         }
         body.parse::<f64>().ok()?
@@ -880,13 +930,22 @@ mod tests {
         assert_eq!(float("1.5"), Some(1.5));
         assert_eq!(float("0x1p4"), Some(16.0));
         assert_eq!(float(".5"), Some(0.5));
-        assert!(matches!(number("18446744073709551615"), Ok(Ideal::Overflow)));
+        assert!(matches!(
+            number("18446744073709551615"),
+            Ok(Ideal::Overflow)
+        ));
         assert_eq!(
             number("99999999999999999999").err().as_deref(),
             Some("integer overflow: \"99999999999999999999\"")
         );
-        assert_eq!(number("1_").err().as_deref(), Some("illegal number syntax: \"1_\""));
-        assert_eq!(number("089").err().as_deref(), Some("integer overflow: \"089\""));
+        assert_eq!(
+            number("1_").err().as_deref(),
+            Some("illegal number syntax: \"1_\"")
+        );
+        assert_eq!(
+            number("089").err().as_deref(),
+            Some("integer overflow: \"089\"")
+        );
         assert!(matches!(number("2i"), Ok(Ideal::Complex)));
     }
 }

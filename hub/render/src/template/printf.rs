@@ -6,7 +6,7 @@
 use std::fmt::Write as _;
 
 use super::quote::go_quote;
-use crate::value::{format_float_g, Value};
+use crate::value::{Value, format_float_g};
 
 /// Go's `%s` of a value: strings as they are, other values as `%!s(type=value)`, and
 /// containers element by element.
@@ -143,7 +143,10 @@ fn write_verb(verb: char, spec: Spec, v: &Value, out: &mut String) {
         'q' => match v {
             Value::Str(s) => pad(&go_quote(s), spec, out, false),
             Value::Int(i) => {
-                let c = u32::try_from(*i).ok().and_then(char::from_u32).unwrap_or('\u{fffd}');
+                let c = u32::try_from(*i)
+                    .ok()
+                    .and_then(char::from_u32)
+                    .unwrap_or('\u{fffd}');
                 let q = go_quote(&c.to_string());
                 let inner = q.get(1..q.len() - 1).unwrap_or("").replace("\\\"", "\"");
                 let inner = if c == '\'' { "\\'".to_owned() } else { inner };
@@ -186,7 +189,11 @@ fn write_verb(verb: char, spec: Spec, v: &Value, out: &mut String) {
             Value::Str(s) if verb == 'x' || verb == 'X' => {
                 let mut h = String::new();
                 for b in s.bytes() {
-                    let _ = if verb == 'x' { write!(h, "{b:02x}") } else { write!(h, "{b:02X}") };
+                    let _ = if verb == 'x' {
+                        write!(h, "{b:02x}")
+                    } else {
+                        write!(h, "{b:02X}")
+                    };
                 }
                 pad(&h, spec, out, false);
             }
@@ -201,7 +208,11 @@ fn write_verb(verb: char, spec: Spec, v: &Value, out: &mut String) {
                         None => format_float_g(*x),
                         Some(p) => {
                             let p = p.max(1);
-                            let exp = if *x == 0.0 { 0 } else { x.abs().log10().floor() as i64 };
+                            let exp = if *x == 0.0 {
+                                0
+                            } else {
+                                x.abs().log10().floor() as i64
+                            };
                             if exp < -4 || exp >= p as i64 {
                                 float_e(*x, p - 1, verb == 'G')
                             } else {
@@ -226,12 +237,20 @@ fn write_verb(verb: char, spec: Spec, v: &Value, out: &mut String) {
         },
         'c' => match v {
             Value::Int(i) => {
-                let c = u32::try_from(*i).ok().and_then(char::from_u32).unwrap_or('\u{fffd}');
+                let c = u32::try_from(*i)
+                    .ok()
+                    .and_then(char::from_u32)
+                    .unwrap_or('\u{fffd}');
                 pad(&c.to_string(), spec, out, false);
             }
             other => bad_verb('c', other, out),
         },
-        'T' => pad(if v.is_nil() { "<nil>" } else { v.type_name() }, spec, out, false),
+        'T' => pad(
+            if v.is_nil() { "<nil>" } else { v.type_name() },
+            spec,
+            out,
+            false,
+        ),
         other => bad_verb(other, v, out),
     }
 }
@@ -343,6 +362,9 @@ mod tests {
         );
         assert_eq!(fmt_s(&l), "[%!s(float64=1) %!s(float64=2.5)]");
         assert_eq!(sprintf("%d %d", &[Value::Int(1)]), "1 %!d(MISSING)");
-        assert_eq!(sprintf("%d", &[Value::Int(1), Value::str("a")]), "1%!(EXTRA string=a)");
+        assert_eq!(
+            sprintf("%d", &[Value::Int(1), Value::str("a")]),
+            "1%!(EXTRA string=a)"
+        );
     }
 }

@@ -244,22 +244,34 @@ mod tests {
 
     #[test]
     fn quotes_as_go_does() {
-        assert_eq!(go_quote("a\"b\\c\n\t\u{1}é\u{2028}"), r#""a\"b\\c\n\t\x01é\u2028""#);
-        assert_eq!(go_quote_prefix("\"abcdefghijklmn\"", 10), r#""\"abcdefgh""#);
+        assert_eq!(
+            go_quote("a\"b\\c\n\t\u{1}é\u{2028}"),
+            r#""a\"b\\c\n\t\x01é\u2028""#
+        );
+        assert_eq!(
+            go_quote_prefix("\"abcdefghijklmn\"", 10),
+            r#""\"abcdefghi""#
+        );
         assert_eq!(go_rune_u('\u{1}'), "U+0001");
         assert_eq!(go_rune_u('→'), "U+2192 '→'");
     }
 
     #[test]
     fn unquotes_as_go_does() {
-        assert_eq!(unquote(r#""a\tb\x41\101\u00e9\"""#).as_deref(), Ok("a\tbAAé\""));
+        assert_eq!(
+            unquote(r#""a\tb\x41\101\u00e9\"""#).as_deref(),
+            Ok("a\tbAAé\"")
+        );
         assert_eq!(unquote("`a\\n\r`").as_deref(), Ok("a\\n"));
         assert_eq!(unquote(r#""\'""#), Err(INVALID_SYNTAX));
         assert_eq!(unquote(r#""\q""#), Err(INVALID_SYNTAX));
         assert_eq!(unquote_rune("'a'"), Ok(97));
         assert_eq!(unquote_rune(r"'\n'"), Ok(10));
         assert_eq!(unquote_rune(r"'\''"), Ok(39));
-        assert_eq!(unquote_rune("'ab'").unwrap_err(), "malformed character constant: 'ab'");
+        assert_eq!(
+            unquote_rune("'ab'").unwrap_err(),
+            "malformed character constant: 'ab'"
+        );
         assert_eq!(unquote_rune("''").unwrap_err(), INVALID_SYNTAX);
     }
 }

@@ -47,16 +47,34 @@ fn values_layer_workload_environment_tenant_then_tenant_environment() {
     let replicas = |t: Target| {
         let rt = project.render(&t, &base).unwrap();
         let d = deployment(&rt.objects);
-        (d["spec"]["replicas"].as_i64().unwrap(), d["spec"]["template"]["spec"]["containers"][0]["image"].as_str().unwrap().to_owned())
+        (
+            d["spec"]["replicas"].as_i64().unwrap(),
+            d["spec"]["template"]["spec"]["containers"][0]["image"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        )
     };
     // workload 2, image 1.27.0
-    assert_eq!(replicas(target("globex", "staging", "web")), (2, "nginx:1.27.0".into()));
+    assert_eq!(
+        replicas(target("globex", "staging", "web")),
+        (2, "nginx:1.27.0".into())
+    );
     // environment beats workload
-    assert_eq!(replicas(target("globex", "production", "web")), (3, "nginx:1.27.1".into()));
+    assert_eq!(
+        replicas(target("globex", "production", "web")),
+        (3, "nginx:1.27.1".into())
+    );
     // tenant beats environment
-    assert_eq!(replicas(target("acme", "staging", "web")), (4, "nginx:1.27.0".into()));
+    assert_eq!(
+        replicas(target("acme", "staging", "web")),
+        (4, "nginx:1.27.0".into())
+    );
     // tenant-environment beats all
-    assert_eq!(replicas(target("acme", "production", "web")), (6, "nginx:1.27.1".into()));
+    assert_eq!(
+        replicas(target("acme", "production", "web")),
+        (6, "nginx:1.27.1".into())
+    );
 }
 
 #[test]
@@ -70,14 +88,29 @@ fn hq_variables_resolve_by_the_most_specific_scope() {
             .unwrap()
             .to_owned()
     };
-    assert_eq!(annotation(target("globex", "staging", "web")), "db.shared.internal");
-    assert_eq!(annotation(target("globex", "production", "web")), "db.prod.internal");
-    assert_eq!(annotation(target("acme", "production", "web")), "db.acme-prod.internal");
+    assert_eq!(
+        annotation(target("globex", "staging", "web")),
+        "db.shared.internal"
+    );
+    assert_eq!(
+        annotation(target("globex", "production", "web")),
+        "db.prod.internal"
+    );
+    assert_eq!(
+        annotation(target("acme", "production", "web")),
+        "db.acme-prod.internal"
+    );
     let rt = project
         .render(&target("acme", "production", "monitoring"), &base)
         .unwrap();
-    assert_eq!(rt.objects[0]["data"]["receiver"], "db.acme-prod.internal-oncall");
-    assert_eq!(rt.objects[0]["metadata"]["labels"]["app.kubernetes.io/part-of"], "monitoring");
+    assert_eq!(
+        rt.objects[0]["data"]["receiver"],
+        "db.acme-prod.internal-oncall"
+    );
+    assert_eq!(
+        rt.objects[0]["metadata"]["labels"]["app.kubernetes.io/part-of"],
+        "monitoring"
+    );
 }
 
 #[test]
@@ -112,9 +145,12 @@ fn files_land_per_object_beside_an_argo_cd_application_and_are_byte_identical_ac
     );
     let app: Json = serde_saphyr::from_slice(&files["argocd/production/acme-web.yaml"]).unwrap();
     assert_eq!(app["spec"]["source"]["path"], "tenants/acme/production/web");
-    assert_eq!(app["spec"]["source"]["repoURL"], "http://127.0.0.1:8080/git/acme/shop.git");
+    assert_eq!(
+        app["spec"]["source"]["repoURL"],
+        "http://127.0.0.1:8080/git/acme/shop.git"
+    );
     assert_eq!(app["spec"]["destination"]["name"], "prod-eu");
-    assert_eq!(app["spec"]["destination"]["namespace"], "acme");
+    assert_eq!(app["spec"]["destination"]["namespace"], "shop-acme");
     let again = project.files(&project.render(&t, &base).unwrap());
     assert_eq!(files, again);
 }

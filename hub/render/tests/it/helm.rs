@@ -9,8 +9,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use gatehouse_render::chart::{Chart, RenderOptions, Renderer};
 use gatehouse_render::chart::values;
+use gatehouse_render::chart::{Chart, RenderOptions, Renderer};
 use serde::Deserialize;
 use serde_json::Value as Json;
 
@@ -35,7 +35,8 @@ fn cases() -> Vec<Case> {
 
 /// Our render: the `helm template` stream, or the error text.
 fn ours(case: &Case) -> Result<String, String> {
-    let chart = Chart::load_dir(&fixtures().join("charts").join(&case.chart)).map_err(|e| e.to_string())?;
+    let chart =
+        Chart::load_dir(&fixtures().join("charts").join(&case.chart)).map_err(|e| e.to_string())?;
     let renderer = Renderer::new(chart).map_err(|e| e.to_string())?;
     let layers: Vec<Json> = case
         .values
@@ -46,7 +47,10 @@ fn ours(case: &Case) -> Result<String, String> {
         })
         .collect();
     let options = RenderOptions {
-        release_name: case.release.clone().unwrap_or_else(|| "release-name".into()),
+        release_name: case
+            .release
+            .clone()
+            .unwrap_or_else(|| "release-name".into()),
         namespace: case.namespace.clone().unwrap_or_else(|| "default".into()),
         ..RenderOptions::default()
     };
@@ -61,10 +65,12 @@ fn committed(case: &Case) -> Result<String, String> {
     let dir = fixtures().join("expected");
     match std::fs::read_to_string(dir.join(format!("{}.yaml", case.name))) {
         Ok(stream) => Ok(stream),
-        Err(_) => Err(std::fs::read_to_string(dir.join(format!("{}.error", case.name)))
-            .unwrap_or_else(|_| panic!("no expectation for {}: run regenerate.sh", case.name))
-            .trim_end()
-            .to_owned()),
+        Err(_) => Err(
+            std::fs::read_to_string(dir.join(format!("{}.error", case.name)))
+                .unwrap_or_else(|_| panic!("no expectation for {}: run regenerate.sh", case.name))
+                .trim_end()
+                .to_owned(),
+        ),
     }
 }
 
@@ -97,7 +103,10 @@ fn live(py: &Path, helm_py: &Path, case: &Case) -> Result<String, String> {
         .arg("template")
         .arg(fixtures().join("charts").join(&case.chart))
         .args(["--name", case.release.as_deref().unwrap_or("release-name")])
-        .args(["--namespace", case.namespace.as_deref().unwrap_or("default")]);
+        .args([
+            "--namespace",
+            case.namespace.as_deref().unwrap_or("default"),
+        ]);
     for v in &case.values {
         cmd.arg("-f").arg(fixtures().join("values").join(v));
     }
@@ -117,9 +126,8 @@ fn documents(stream: &str) -> Vec<(String, Json)> {
         .filter(|chunk| !chunk.trim().is_empty())
         .map(|chunk| {
             let (source, doc) = chunk.split_once('\n').unwrap_or((chunk, ""));
-            let value: Json = serde_saphyr::from_str(doc).unwrap_or_else(|e| {
-                panic!("document from {source} is not YAML: {e}\n{doc}")
-            });
+            let value: Json = serde_saphyr::from_str(doc)
+                .unwrap_or_else(|e| panic!("document from {source} is not YAML: {e}\n{doc}"));
             (source.to_owned(), value)
         })
         .collect()
@@ -136,11 +144,18 @@ fn differences(helm: &Result<String, String>, ours: &Result<String, String>) -> 
             let (h, o) = (documents(h), documents(o));
             let mut diffs = Vec::new();
             if h.len() != o.len() {
-                diffs.push(format!("helm has {} documents, we have {}", h.len(), o.len()));
+                diffs.push(format!(
+                    "helm has {} documents, we have {}",
+                    h.len(),
+                    o.len()
+                ));
             }
             for (i, (hd, od)) in h.iter().zip(o.iter()).enumerate() {
                 if hd.0 != od.0 {
-                    diffs.push(format!("document {i}: helm's is from {}, ours from {}", hd.0, od.0));
+                    diffs.push(format!(
+                        "document {i}: helm's is from {}, ours from {}",
+                        hd.0, od.0
+                    ));
                 } else if hd.1 != od.1 {
                     diffs.push(format!(
                         "document {i} ({}) differs:\n  helm: {}\n  ours: {}",
@@ -168,12 +183,23 @@ fn charts_render_as_helm_renders_them() {
             }
         }
     }
-    assert!(report.is_empty(), "{} difference(s):\n{}", report.len(), report.join("\n"));
+    assert!(
+        report.is_empty(),
+        "{} difference(s):\n{}",
+        report.len(),
+        report.join("\n")
+    );
 }
 
 #[test]
 fn renders_are_byte_identical_to_helm_for_the_default_chart() {
-    let case = cases().into_iter().find(|c| c.name == "mychart-defaults").unwrap();
+    let case = cases()
+        .into_iter()
+        .find(|c| c.name == "mychart-defaults")
+        .unwrap();
     let helm = committed(&case).unwrap();
-    assert_eq!(ours(&case).unwrap(), helm.strip_suffix('\n').unwrap_or(&helm));
+    assert_eq!(
+        ours(&case).unwrap(),
+        helm.strip_suffix('\n').unwrap_or(&helm)
+    );
 }

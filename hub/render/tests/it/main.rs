@@ -1,5 +1,5 @@
 //! Integration tests of the rendering core.
-mod kustomize;
-mod validate;
 mod delivery;
 mod helm;
+mod kustomize;
+mod validate;

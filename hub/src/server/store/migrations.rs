@@ -212,4 +212,8 @@ CREATE TABLE promotions (
     updated_at   TEXT NOT NULL
 );
 "#,
+    // v3: the hosted repository's commit a deployed release wrote.
+    r#"
+ALTER TABLE releases ADD COLUMN commit_sha TEXT;
+"#,
 ];

@@ -830,6 +830,22 @@ impl Tx<'_> {
         .collect()
     }
 
+    /// A chart version's archive and its digest.
+    pub fn chart_archive(
+        &self,
+        chart_id: &str,
+        version: &str,
+    ) -> Result<Option<(String, Vec<u8>)>, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT digest, archive FROM chart_versions WHERE chart_id = ?1 AND version = ?2",
+                [chart_id, version],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?)
+    }
+
     // ----- values overrides -----
 
     /// The values of a workload at one level (environment and tenant may be empty).

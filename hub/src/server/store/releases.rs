@@ -50,6 +50,8 @@ pub struct ReleaseRecord {
     pub updated_at: String,
     /// When it was deployed.
     pub deployed_at: Option<String>,
+    /// The hosted repository's commit its deploy wrote (none when nothing changed).
+    pub commit: Option<String>,
 }
 
 /// One entry of a release's timeline.
@@ -132,7 +134,7 @@ impl SessionRecord {
 
 const RELEASE_COLUMNS: &str = "id, org_id, project_id, number, title, description, state, \
      requester_id, requester, auto_deploy, changes, targets, gate, rollback, promotion, created_at, updated_at, \
-     deployed_at";
+     deployed_at, commit_sha";
 
 fn release_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(ReleaseRecord, [String; 5])> {
     Ok((
@@ -155,6 +157,7 @@ fn release_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(ReleaseRecord, [Strin
             created_at: r.get(15)?,
             updated_at: r.get(16)?,
             deployed_at: r.get(17)?,
+            commit: r.get(18)?,
         },
         [r.get(10)?, r.get(11)?, r.get(12)?, r.get(13)?, r.get(14)?],
     ))
@@ -268,7 +271,7 @@ impl Tx<'_> {
             |r| r.get(0),
         )?;
         self.conn.execute(
-            &format!("INSERT INTO releases ({RELEASE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"),
+            &format!("INSERT INTO releases ({RELEASE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"),
             params![
                 rec.id,
                 rec.org_id,
@@ -287,7 +290,8 @@ impl Tx<'_> {
                 rec.promotion.to_string(),
                 rec.created_at,
                 rec.updated_at,
-                rec.deployed_at
+                rec.deployed_at,
+                rec.commit
             ],
         )?;
         Ok(number)
@@ -345,6 +349,15 @@ impl Tx<'_> {
         self.conn.execute(
             "UPDATE releases SET deployed_at = ?2 WHERE id = ?1",
             params![id, now()],
+        )?;
+        Ok(())
+    }
+
+    /// Notes the hosted repository's commit a release's deploy wrote.
+    pub fn release_commit(&self, id: &str, commit: &str) -> Result<(), StoreError> {
+        self.conn.execute(
+            "UPDATE releases SET commit_sha = ?2 WHERE id = ?1",
+            params![id, commit],
         )?;
         Ok(())
     }
