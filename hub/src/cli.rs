@@ -180,6 +180,17 @@ pub struct RenderArgs {
     /// Tenant the gate's action is scoped to (chart renders only).
     #[arg(long = "tenant", value_name = "NAME")]
     pub tenant: Option<String>,
+    /// Validate every rendered object against the Kubernetes JSON schemas in this directory
+    /// (`tests/k8s-schemas.sh` fetches them); exit 1 when one is invalid.
+    #[arg(long = "schemas", value_name = "DIR", env = "GATEHOUSE_K8S_SCHEMAS")]
+    pub schemas: Option<PathBuf>,
+    /// CustomResourceDefinition files to validate custom resources against (repeatable); CRDs
+    /// among the rendered objects are used too.
+    #[arg(long = "crd", value_name = "FILE", requires = "schemas")]
+    pub crds: Vec<PathBuf>,
+    /// With --schemas: objects of kinds no schema describes pass instead of failing.
+    #[arg(long = "ignore-missing-schemas", requires = "schemas")]
+    pub ignore_missing_schemas: bool,
 }
 
 /// `gatehouse decide` output formats.

@@ -2,8 +2,11 @@
 //! with `--check` put each render through the render gate, so CI sees the hub's verdict before
 //! a merge.
 //!
-//! Exit codes: 0 rendered (and allowed), 2 a policy blocked a render, 1 error (the chart, the
-//! values or the project could not be rendered).
+//! With `--schemas`, every rendered object is also validated against the Kubernetes JSON
+//! schemas (and CRDs), each problem naming the object and the field.
+//!
+//! Exit codes: 0 rendered (valid, allowed), 2 a policy blocked a render, 1 error (the chart,
+//! the values or the project could not be rendered, or an object is invalid).
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -12,6 +15,7 @@ use anyhow::{Context, Result, bail};
 use gatehouse_engine::{Decision, Engine, Outcome};
 use gatehouse_render::chart::{Chart, RenderOptions, Renderer, values};
 use gatehouse_render::delivery::{self, Target};
+use gatehouse_render::validate::Schemas;
 use serde_json::Value as Json;
 
 use super::engine_for;
@@ -34,14 +38,61 @@ pub(super) fn run(args: RenderArgs) -> Result<ExitCode> {
         kube_version: args.kube_version.clone(),
         ..RenderOptions::default()
     };
+    let mut checks = Checks {
+        engine: engine.as_ref(),
+        schemas: args
+            .schemas
+            .as_deref()
+            .map(|dir| schemas(dir, &args))
+            .transpose()?,
+    };
     if args.project {
-        project(&args, &base, engine.as_ref())
+        project(&args, &base, &mut checks)
     } else {
-        chart(&args, &base, engine.as_ref())
+        chart(&args, &base, &mut checks)
     }
 }
 
-fn chart(args: &RenderArgs, base: &RenderOptions, engine: Option<&Engine>) -> Result<ExitCode> {
+/// What each render is checked against.
+struct Checks<'a> {
+    engine: Option<&'a Engine>,
+    schemas: Option<Schemas>,
+}
+
+impl Checks<'_> {
+    /// Validates `objects`, printing each problem; false when any.
+    fn valid(&mut self, what: &str, objects: &[Json]) -> Result<bool> {
+        let Some(schemas) = self.schemas.as_mut() else {
+            return Ok(true);
+        };
+        schemas
+            .add_crds_from(objects)
+            .map_err(|e| anyhow::anyhow!("{what}: {e}"))?;
+        let problems = schemas.validate(objects);
+        for p in &problems {
+            eprintln!("{what}: invalid: {p}");
+        }
+        Ok(problems.is_empty())
+    }
+}
+
+fn schemas(dir: &Path, args: &RenderArgs) -> Result<Schemas> {
+    let mut schemas = Schemas::from_dir(dir)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?
+        .ignore_missing_schemas(args.ignore_missing_schemas);
+    for file in &args.crds {
+        let text = std::fs::read_to_string(file)
+            .with_context(|| format!("{}: cannot be read", file.display()))?;
+        let crd: Json = serde_saphyr::from_str(&text)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+        schemas
+            .add_crd(&crd)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+    }
+    Ok(schemas)
+}
+
+fn chart(args: &RenderArgs, base: &RenderOptions, checks: &mut Checks<'_>) -> Result<ExitCode> {
     if args.out.is_some() {
         bail!("--out writes a project's repository files: add --project");
     }
@@ -62,10 +113,13 @@ fn chart(args: &RenderArgs, base: &RenderOptions, engine: Option<&Engine>) -> Re
     };
     let rendered = renderer.render(&values::layer(&layers), &options)?;
     print!("{}", rendered.stream());
-    let Some(engine) = engine else {
+    let objects = rendered.objects()?;
+    if !checks.valid(&args.name, &objects)? {
+        return Ok(ExitCode::FAILURE);
+    }
+    let Some(engine) = checks.engine else {
         return Ok(ExitCode::SUCCESS);
     };
-    let objects = rendered.objects()?;
     let scope = GateScope {
         org: args.org.clone(),
         project: None,
@@ -80,16 +134,18 @@ fn chart(args: &RenderArgs, base: &RenderOptions, engine: Option<&Engine>) -> Re
     )]))
 }
 
-fn project(args: &RenderArgs, base: &RenderOptions, engine: Option<&Engine>) -> Result<ExitCode> {
+fn project(args: &RenderArgs, base: &RenderOptions, checks: &mut Checks<'_>) -> Result<ExitCode> {
     if !args.values.is_empty() {
         bail!("a project's values come from its project.yaml: drop -f");
     }
     let project = delivery::dir::load(&args.path)?;
     let mut decisions = Vec::new();
     let mut files = std::collections::BTreeMap::new();
+    let mut valid = true;
     for target in project.targets() {
         let rt = project.render(&target, base)?;
-        if let Some(engine) = engine {
+        valid &= checks.valid(&target.dir(), &rt.objects)?;
+        if let Some(engine) = checks.engine {
             decisions.push((
                 target.dir(),
                 gate(engine, &scope_of(args, &project.name, &target), &rt.objects),
@@ -113,7 +169,10 @@ fn project(args: &RenderArgs, base: &RenderOptions, engine: Option<&Engine>) -> 
         }
         eprintln!("wrote {} files to {}", files.len(), out.display());
     }
-    if engine.is_none() {
+    if !valid {
+        return Ok(ExitCode::FAILURE);
+    }
+    if checks.engine.is_none() {
         return Ok(ExitCode::SUCCESS);
     }
     Ok(report(&decisions))

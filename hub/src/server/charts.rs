@@ -189,6 +189,17 @@ async fn upload(
             format!("`{version}` is not a semantic version (MAJOR.MINOR.PATCH)"),
         ));
     }
+    // Every template must parse now, not at the first deploy: the error names file:line.
+    let parsed = archive.clone();
+    tokio::task::spawn_blocking(move || {
+        let chart = gatehouse_render::chart::Chart::load_archive(&parsed)
+            .map_err(|e| ApiError::invalid("body", format!("the chart cannot be loaded: {e}")))?;
+        gatehouse_render::chart::Renderer::new(chart)
+            .map(|_| ())
+            .map_err(|e| ApiError::invalid("body", format!("a template does not parse: {e}")))
+    })
+    .await
+    .map_err(ApiError::internal)??;
     let def = kind("chart").ok_or_else(|| ApiError::internal("the chart kind is missing"))?;
     let view = blocking(
         &hub,

@@ -103,3 +103,63 @@ fn a_broken_chart_is_an_error_naming_the_file() {
     assert!(err.contains("broken/templates/cm.yaml:1"), "{err}");
     assert!(err.contains("nosuchfunction"), "{err}");
 }
+
+/// The Kubernetes schemas: `GATEHOUSE_K8S_SCHEMAS`, or fetched by tests/k8s-schemas.sh.
+fn k8s_schemas() -> String {
+    if let Ok(dir) = std::env::var("GATEHOUSE_K8S_SCHEMAS") {
+        return dir;
+    }
+    let out = std::process::Command::new("bash")
+        .arg(root().join("tests/k8s-schemas.sh"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+#[test]
+fn schemas_validate_rendered_objects_naming_object_and_field() {
+    let schemas = k8s_schemas();
+    let out = gatehouse(&[
+        "render",
+        "tests/fixtures/helm/charts/mychart",
+        "--schemas",
+        &schemas,
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+
+    let dir = tempfile::tempdir().unwrap();
+    let chart = dir.path().join("bad");
+    std::fs::create_dir_all(chart.join("templates")).unwrap();
+    std::fs::write(
+        chart.join("Chart.yaml"),
+        "apiVersion: v2\nname: bad\nversion: 0.1.0\n",
+    )
+    .unwrap();
+    std::fs::write(chart.join("values.yaml"), "port: \"8080\"\n").unwrap();
+    std::fs::write(
+        chart.join("templates/deployment.yaml"),
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {{ .Release.Name }}\nspec:\n  selector: {matchLabels: {app: x}}\n  template:\n    metadata: {labels: {app: x}}\n    spec:\n      containers:\n        - name: app\n          image: nginx:1.27\n          ports:\n            - containerPort: {{ .Values.port | quote }}\n",
+    )
+    .unwrap();
+    let out = gatehouse(&[
+        "render",
+        chart.to_str().unwrap(),
+        "--name",
+        "web",
+        "--schemas",
+        &schemas,
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(
+            "web: invalid: Deployment/web: spec.template.spec.containers[0].ports[0].containerPort"
+        ),
+        "{err}"
+    );
+}

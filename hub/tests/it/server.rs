@@ -153,6 +153,11 @@ spec:
 
 /// A chart archive as `helm package` makes it.
 pub(crate) fn chart_tgz(name: &str, version: &str) -> Vec<u8> {
+    chart_tgz_with(name, version, DEPLOYMENT_TEMPLATE)
+}
+
+/// A chart archive whose one template is `template`.
+pub(crate) fn chart_tgz_with(name: &str, version: &str, template: &str) -> Vec<u8> {
     let mut tar = tar::Builder::new(flate2::write::GzEncoder::new(
         Vec::new(),
         flate2::Compression::default(),
@@ -170,7 +175,7 @@ pub(crate) fn chart_tgz(name: &str, version: &str) -> Vec<u8> {
         ),
         (
             format!("{name}/templates/deployment.yaml"),
-            DEPLOYMENT_TEMPLATE.to_owned(),
+            template.to_owned(),
         ),
     ] {
         let mut h = tar::Header::new_gnu();
@@ -740,6 +745,29 @@ async fn bad_input_is_refused_with_the_field_and_nothing_is_written() {
     )
     .await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
+    let (s, j) = call(
+        a,
+        Method::POST,
+        "/api/v2/charts/web/versions",
+        Some(o),
+        Some(chart_tgz_with(
+            "web",
+            "1.1.0",
+            "kind: {{ .Values.x | nosuch }}\n",
+        )),
+        &[],
+    )
+    .await;
+    assert_eq!(
+        s,
+        StatusCode::BAD_REQUEST,
+        "a template that does not parse: {j}"
+    );
+    let message = j["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("web/templates/deployment.yaml:1") && message.contains("nosuch"),
+        "{message}"
+    );
 
     let (s, j) = call(
         a,
