@@ -334,6 +334,10 @@ pub struct ServeArgs {
         env = "GATEHOUSE_AGENT_CHART"
     )]
     pub agent_chart: String,
+    /// The hub's URL as Argo CD and Flux reach it: repositories are cloned from
+    /// `<URL>/git/<project>`. Default: `http://` and the listen address.
+    #[arg(long = "public-url", env = "GATEHOUSE_PUBLIC_URL", value_name = "URL")]
+    pub public_url: Option<String>,
     /// Largest request body accepted, in bytes (chart uploads allow 8 MiB).
     #[arg(long, value_name = "BYTES", default_value_t = 1024 * 1024, env = "GATEHOUSE_MAX_BODY_BYTES")]
     pub max_body_bytes: usize,

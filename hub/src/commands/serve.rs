@@ -15,6 +15,7 @@ pub(crate) fn run(args: ServeArgs) -> Result<ExitCode> {
         data_dir: super::admin::data_dir(&args.data)?,
         agent_address: args.agent_address,
         agent_chart: args.agent_chart,
+        public_url: args.public_url,
         max_body_bytes: args.max_body_bytes,
         playground: !args.no_playground,
     };

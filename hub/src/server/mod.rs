@@ -59,6 +59,9 @@ pub struct HubConfig {
     pub agent_address: String,
     /// The Helm chart reference of the agent, put into install commands.
     pub agent_chart: String,
+    /// The hub's URL as GitOps controllers reach it (repositories are `<URL>/git/<project>`);
+    /// `http://<listen>` when unset.
+    pub public_url: Option<String>,
     /// Largest request body accepted, in bytes (chart uploads have their own limit).
     pub max_body_bytes: usize,
     /// Serve the policy playground at `/playground` (public: it evaluates only what the visitor

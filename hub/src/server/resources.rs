@@ -144,6 +144,21 @@ pub struct ProjectSpec {
     /// along, each with the approvals it needs.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pipeline: Vec<PipelineEdge>,
+    /// Which GitOps controller pulls the project's repository: the objects generated beside
+    /// the manifests are Argo CD Applications (`argocd`, the default) or Flux Kustomizations
+    /// (`flux`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adapter: Option<Adapter>,
+}
+
+/// A project's runtime adapter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Adapter {
+    /// Argo CD `Application` objects.
+    Argocd,
+    /// Flux `Kustomization` objects and their `GitRepository`.
+    Flux,
 }
 
 /// One edge of a project's promotion pipeline.

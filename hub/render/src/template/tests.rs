@@ -565,3 +565,29 @@ fn parse_stack_probe() {
         eprintln!("{n}: {:?}", r.is_ok());
     }
 }
+
+#[test]
+#[ignore]
+fn bench_chart() {
+    let Ok(dir) = std::env::var("BENCH_CHART") else {
+        return;
+    };
+    let chart = crate::chart::Chart::load_dir(std::path::Path::new(&dir)).unwrap();
+    let renderer = crate::chart::render::Renderer::new(chart).unwrap();
+    let opts = crate::chart::render::RenderOptions::default();
+    let values = serde_json::json!({});
+    let r = renderer.render(&values, &opts).unwrap();
+    eprintln!("{} bytes", r.stream().len());
+    let mut samples = Vec::new();
+    for _ in 0..3000 {
+        let t = std::time::Instant::now();
+        let r = renderer.render(&values, &opts).unwrap();
+        std::hint::black_box(&r);
+        samples.push(t.elapsed().as_nanos());
+    }
+    samples.sort_unstable();
+    eprintln!(
+        "median render: {:.4} ms",
+        samples[samples.len() / 2] as f64 / 1e6
+    );
+}

@@ -154,3 +154,23 @@ fn files_land_per_object_beside_an_argo_cd_application_and_are_byte_identical_ac
     let again = project.files(&project.render(&t, &base).unwrap());
     assert_eq!(files, again);
 }
+
+#[test]
+fn the_flux_adapter_writes_a_kustomization_and_its_source() {
+    let mut project = dir::load(&project_dir()).unwrap();
+    project.adapter = gatehouse_render::delivery::Adapter::Flux;
+    let t = target("globex", "staging", "web");
+    let files = project.files(&project.render(&t, &RenderOptions::default()).unwrap());
+    let k: Json = serde_saphyr::from_slice(&files["flux/staging/globex-web.yaml"]).unwrap();
+    assert_eq!(k["kind"], "Kustomization");
+    assert_eq!(k["spec"]["path"], "./tenants/globex/staging/web");
+    assert_eq!(k["spec"]["targetNamespace"], "shop-globex");
+    assert_eq!(k["spec"]["sourceRef"]["name"], "gatehouse-shop");
+    let source: Json = serde_saphyr::from_slice(&files["flux/staging/source.yaml"]).unwrap();
+    assert_eq!(source["kind"], "GitRepository");
+    assert_eq!(
+        source["spec"]["url"],
+        "http://127.0.0.1:8080/git/acme/shop.git"
+    );
+    assert!(!files.keys().any(|f| f.starts_with("argocd/")));
+}
