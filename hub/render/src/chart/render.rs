@@ -125,7 +125,7 @@ pub enum RenderError {
     Load(#[from] LoadError),
     /// A template could not be parsed or executed.
     #[error("{0}")]
-    Template(#[from] template::Error),
+    Template(Box<template::Error>),
     /// Values do not satisfy a chart's `values.schema.json`.
     #[error("values don't meet the specifications of the schema(s) in the following chart(s):\n{chart}:\n{}", schema_problems(.problems))]
     Schema {
@@ -151,6 +151,12 @@ fn schema_problems(problems: &[(String, String)]) -> String {
         .map(|(path, message)| format!("- at '{path}': {message}"))
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+impl From<template::Error> for RenderError {
+    fn from(e: template::Error) -> RenderError {
+        RenderError::Template(Box::new(e))
+    }
 }
 
 /// One Kubernetes object in the rendered output.

@@ -176,7 +176,7 @@ pub enum DeliveryError {
         target: String,
         /// Why.
         #[source]
-        source: RenderError,
+        source: Box<RenderError>,
     },
     /// The Kustomize base or manifest bundle did not build.
     #[error("{target}: {source}")]
@@ -185,7 +185,7 @@ pub enum DeliveryError {
         target: String,
         /// Why.
         #[source]
-        source: crate::kustomize::Error,
+        source: Box<crate::kustomize::Error>,
     },
 }
 
@@ -288,10 +288,10 @@ impl Project {
         target: &Target,
         base: &RenderOptions,
     ) -> Result<RenderedTarget, DeliveryError> {
-        if let Some(b) = self.bindings.iter().find(|b| b.name == target.workload) {
-            if self.workloads.iter().all(|w| w.name != b.name) {
-                return self.build_binding(b, target);
-            }
+        if let Some(b) = self.bindings.iter().find(|b| b.name == target.workload)
+            && self.workloads.iter().all(|w| w.name != b.name)
+        {
+            return self.build_binding(b, target);
         }
         let w = self.workload(&target.workload)?;
         let values = self.values(target)?;
@@ -304,7 +304,7 @@ impl Project {
         };
         let fail = |source| DeliveryError::Render {
             target: target.dir(),
-            source,
+            source: Box::new(source),
         };
         let rendered = w.chart.render(&values, &options).map_err(fail)?;
         let objects = rendered.objects().map_err(fail)?;
@@ -334,7 +334,7 @@ impl Project {
     fn build_binding(&self, b: &Binding, target: &Target) -> Result<RenderedTarget, DeliveryError> {
         let fail = |source| DeliveryError::Build {
             target: target.dir(),
-            source,
+            source: Box::new(source),
         };
         let mut src = crate::kustomize::MemSource::new();
         let mut paths: Vec<String> = Vec::new();
