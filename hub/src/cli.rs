@@ -338,6 +338,15 @@ pub struct ServeArgs {
     /// `<URL>/git/<project>`. Default: `http://` and the listen address.
     #[arg(long = "public-url", env = "GATEHOUSE_PUBLIC_URL", value_name = "URL")]
     pub public_url: Option<String>,
+    /// Validate every deploy's rendered objects against the Kubernetes JSON schemas in this
+    /// directory (`tests/k8s-schemas.sh` fetches them) and CRDs among them; an invalid object
+    /// blocks the deploy.
+    #[arg(
+        long = "k8s-schemas",
+        env = "GATEHOUSE_K8S_SCHEMAS",
+        value_name = "DIR"
+    )]
+    pub k8s_schemas: Option<std::path::PathBuf>,
     /// Largest request body accepted, in bytes (chart uploads allow 8 MiB).
     #[arg(long, value_name = "BYTES", default_value_t = 1024 * 1024, env = "GATEHOUSE_MAX_BODY_BYTES")]
     pub max_body_bytes: usize,

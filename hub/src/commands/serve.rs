@@ -16,6 +16,7 @@ pub(crate) fn run(args: ServeArgs) -> Result<ExitCode> {
         agent_address: args.agent_address,
         agent_chart: args.agent_chart,
         public_url: args.public_url,
+        k8s_schemas: args.k8s_schemas,
         max_body_bytes: args.max_body_bytes,
         playground: !args.no_playground,
     };

@@ -94,6 +94,8 @@ pub(crate) struct Plan {
 pub(crate) enum Blocked {
     /// A render gate denied (the target and its decision).
     Denied(String, Box<Decision>),
+    /// Rendered objects do not match the Kubernetes schemas (the target and each problem).
+    Invalid(String, Vec<String>),
 }
 
 /// Renders and gates every target the release touches. Runs on a blocking thread.
@@ -154,6 +156,13 @@ pub(crate) fn plan(
             tenant: Some(target.tenant.clone()),
             workload: Some(target.workload.clone()),
         };
+        if let Some(schemas) = &hub.schemas {
+            let problems = schemas.validate(&rendered.objects);
+            if !problems.is_empty() {
+                let problems = problems.iter().map(ToString::to_string).collect();
+                return Ok(Err(Blocked::Invalid(target.dir(), problems)));
+            }
+        }
         let decision = gate(&hub.engine, &scope, &rendered.objects);
         if decision.outcome != Outcome::Allow {
             return Ok(Err(Blocked::Denied(target.dir(), Box::new(decision))));

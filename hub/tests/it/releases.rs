@@ -61,6 +61,7 @@ async fn setup(extra_backend: &[&str]) -> Env {
         agent_address: "hub.example:8443".into(),
         agent_chart: "gatehouse/gatehouse-agent".into(),
         public_url: None,
+        k8s_schemas: None,
         max_body_bytes: 1 << 20,
         playground: false,
     };

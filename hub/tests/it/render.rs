@@ -1,6 +1,6 @@
 //! `gatehouse render`: the chart and project renders CI runs, and the render gate's exit codes.
 
-use super::{gatehouse, root, stderr, stdout};
+use super::{gatehouse, k8s_schemas, root, stderr, stdout};
 
 #[test]
 fn a_chart_renders_as_helm_template_prints_it() {
@@ -102,23 +102,6 @@ fn a_broken_chart_is_an_error_naming_the_file() {
     let err = stderr(&out);
     assert!(err.contains("broken/templates/cm.yaml:1"), "{err}");
     assert!(err.contains("nosuchfunction"), "{err}");
-}
-
-/// The Kubernetes schemas: `GATEHOUSE_K8S_SCHEMAS`, or fetched by tests/k8s-schemas.sh.
-fn k8s_schemas() -> String {
-    if let Ok(dir) = std::env::var("GATEHOUSE_K8S_SCHEMAS") {
-        return dir;
-    }
-    let out = std::process::Command::new("bash")
-        .arg(root().join("tests/k8s-schemas.sh"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
 #[test]

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use serde_json::{Value as Json, json};
 
-use super::serve::{Served, cli, start};
+use super::serve::{Served, cli, start, start_with};
 use super::server::chart_tgz;
 
 /// An HTTP client for one hub, acting with one token at a time.
@@ -948,6 +948,43 @@ async fn scenario_4_the_render_gate_blocks_a_release_until_it_is_fixed() {
         b"1\n",
         "the blocked release committed nothing"
     );
+    drop(hub);
+    verified(dir.path());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deploys_are_validated_against_the_kubernetes_schemas() {
+    let dir = tempfile::tempdir().unwrap();
+    let schemas = super::k8s_schemas();
+    let hub = start_with(dir.path(), &["--k8s-schemas", &schemas]);
+    let owner = owner_token(&hub);
+    let api = Api::of(&hub);
+    api.shop(&owner).await;
+    let values = "/api/v2/projects/shop/workloads/checkout/values?environment=production";
+    api.ok(&owner, "PUT", values, json!({"replicas": "three"}))
+        .await;
+    let rel = api.release(&owner, "replicas as words").await;
+    let path = format!(
+        "/api/v2/projects/shop/releases/{}/deploy",
+        rel["id"].as_str().unwrap()
+    );
+    let j = api
+        .refused(&owner, "POST", &path, json!({}), 422, "render_invalid")
+        .await;
+    let problem = j["error"]["detail"]["problems"][0].as_str().unwrap();
+    assert!(
+        problem.starts_with("Deployment/checkout: spec.replicas: must be an integer"),
+        "{problem}"
+    );
+    let cancelled = api.step(&owner, &rel, "cancel").await;
+    assert_eq!(
+        cancelled["state"], "cancelled",
+        "an invalid render leaves the release to cancel"
+    );
+    api.ok(&owner, "PUT", values, json!({"replicas": 3})).await;
+    let fixed = api.release(&owner, "replicas as a number").await;
+    let fixed = api.step(&owner, &fixed, "deploy").await;
+    assert_eq!(fixed["state"], "deployed", "{fixed}");
     drop(hub);
     verified(dir.path());
 }

@@ -24,11 +24,17 @@ impl Drop for Served {
 }
 
 /// Starts the hub on a free port and waits (bounded) for it to say where it listens.
-#[allow(clippy::zombie_processes, reason = "Served's Drop kills and waits")]
 pub(crate) fn start(dir: &Path) -> Served {
+    start_with(dir, &[])
+}
+
+/// [`start`] with more flags.
+#[allow(clippy::zombie_processes, reason = "Served's Drop kills and waits")]
+pub(crate) fn start_with(dir: &Path, flags: &[&str]) -> Served {
     let mut child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(dir)
+        .args(flags)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()

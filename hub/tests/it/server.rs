@@ -68,6 +68,7 @@ fn hub_at(dir: &std::path::Path) -> Hub {
         agent_address: "hub.example:8443".into(),
         agent_chart: "gatehouse/gatehouse-agent".into(),
         public_url: None,
+        k8s_schemas: None,
         max_body_bytes: 64 * 1024,
         playground: true,
     };
