@@ -609,9 +609,11 @@ mod tests {
 
     #[test]
     fn documents_split_on_separator_lines_only() {
-        let docs =
-            split_documents("\n---\na: 1  \n---\n\n---   \n\nb: '---'\nc: --- x\n---x: 1\n  \n");
+        let docs = split_documents("\n---\na: 1  \n---\nb: '---'\nc: --- x\n---x: 1\n  \n");
         assert_eq!(docs, ["a: 1", "b: '---'\nc: --- x\n---x: 1\n  \n"]);
+        // Two separators in a row: Helm keeps the second in the document that follows.
+        let docs = split_documents("kind: A\n---\n\n---   \n\nkind: B\n");
+        assert_eq!(docs, ["kind: A", "---   \n\nkind: B\n"]);
     }
 
     #[test]
