@@ -6,7 +6,6 @@
 //! name the line and column as Go does, and each can print itself as Go's `Node.String()` does,
 //! which is the `<...>` context of an execution error.
 
-use std::fmt::Write as _;
 use std::sync::Arc;
 
 use crate::funcs::Func;
@@ -463,12 +462,4 @@ pub(crate) fn node_string(node: &Node) -> String {
     let mut s = String::new();
     node.write_to(&mut s);
     s
-}
-
-#[allow(dead_code)]
-fn _assert_send_sync() {
-    fn check<T: Send + Sync>() {}
-    check::<Tree>();
-    let mut s = String::new();
-    let _ = write!(s, "");
 }

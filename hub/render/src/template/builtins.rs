@@ -5,8 +5,7 @@
 use std::fmt::Write as _;
 
 use super::exec::EVal;
-use super::printf::{fmt_s, sprintf};
-use crate::funcs::fmt::{sprint, sprintln};
+use crate::funcs::fmt::{sprint, sprintf, sprintln};
 use crate::value::Value;
 
 /// Go's `basicKind`, on a value whose interface has been looked through.
@@ -72,6 +71,11 @@ pub(crate) fn eq(arg1: &EVal, rest: &[EVal]) -> Result<bool, String> {
         }
     }
     Ok(false)
+}
+
+/// Go's `%s` of a value (`[%!s(float64=1)]` for a list of numbers).
+fn fmt_s(v: &Value) -> String {
+    sprintf("%s", std::slice::from_ref(v))
 }
 
 /// `eq` on two non-basic values: Go compares pointers and refuses slices and maps.

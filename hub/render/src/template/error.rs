@@ -61,6 +61,12 @@ pub struct Error {
     /// `error calling index: index out of range: 5`, `error calling include`, or for `Fail`
     /// the chart's message.
     pub message: String,
+    /// What Go puts around the message, kept out of line to keep `Result`s small.
+    more: Box<More>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct More {
     /// The template being executed (Go's `executing "..."`), empty for parse errors.
     name: String,
     /// The node at fault as Go prints it (the `<...>`), if there is one.
@@ -80,10 +86,7 @@ impl Error {
             column: 0,
             kind: ErrorKind::Parse,
             message,
-            name: String::new(),
-            context: None,
-            call: None,
-            cause: None,
+            more: Box::default(),
         })
     }
 
@@ -99,10 +102,7 @@ impl Error {
                 go_quote(name),
                 go_quote(SET_NAME)
             ),
-            name: String::new(),
-            context: None,
-            call: None,
-            cause: None,
+            more: Box::default(),
         })
     }
 
@@ -126,10 +126,12 @@ impl Error {
             column,
             kind,
             message,
-            name: tree.name.to_string(),
-            context,
-            call: None,
-            cause: None,
+            more: Box::new(More {
+                name: tree.name.to_string(),
+                context,
+                call: None,
+                cause: None,
+            }),
         })
     }
 
@@ -139,11 +141,11 @@ impl Error {
         name: &str,
         cause: Option<Box<Error>>,
     ) -> Box<Error> {
-        self.call = Some(name.to_owned());
+        self.more.call = Some(name.to_owned());
         if let Some(kind) = cause.as_deref().and_then(Error::root_kind) {
             self.kind = kind;
         }
-        self.cause = cause;
+        self.more.cause = cause;
         self
     }
 
@@ -154,19 +156,19 @@ impl Error {
             if matches!(e.kind, ErrorKind::Fail | ErrorKind::Limit) {
                 return Some(e.kind);
             }
-            e = e.cause.as_deref()?;
+            e = e.more.cause.as_deref()?;
         }
     }
 
     /// The error of the template that the `include` or `tpl` at fault ran.
     pub fn cause(&self) -> Option<&Error> {
-        self.cause.as_deref()
+        self.more.cause.as_deref()
     }
 
     /// The innermost error of the chain (this one if there is no cause).
     pub fn root(&self) -> &Error {
         let mut e = self;
-        while let Some(c) = &e.cause {
+        while let Some(c) = &e.more.cause {
             e = c;
         }
         e
@@ -174,73 +176,81 @@ impl Error {
 
     /// The template being executed when the error happened (Go's `executing "..."`).
     pub fn executing(&self) -> &str {
-        &self.name
+        &self.more.name
     }
 
     /// The node at fault as Go prints it (`.Values.a.b`, `include "x" .`), if there is one.
     pub fn context(&self) -> Option<&str> {
-        self.context.as_deref()
-    }
-
-    /// The message at this level as Go words it, with the cause's text after it.
-    fn go_message(&self, out: &mut String) {
-        if self.kind == ErrorKind::Fail && self.cause.is_none() {
-            if let Some(call) = &self.call {
-                out.push_str("error calling ");
-                out.push_str(call);
-                out.push_str(": ");
-            }
-            out.push_str(&self.message);
-            return;
-        }
-        out.push_str(&self.message);
-        if let Some(c) = &self.cause {
-            out.push_str(": ");
-            c.write_go_text(out);
-        }
+        self.more.context.as_deref()
     }
 
     /// The error's text as Go's `text/template` gives it (Helm prints this when it cannot
     /// reformat it).
     pub fn go_text(&self) -> String {
         let mut s = String::new();
-        self.write_go_text(&mut s);
+        let mut e = Some(self);
+        while let Some(link) = e {
+            link.write_level(&mut s);
+            e = link.more.cause.as_deref();
+            if e.is_some() {
+                s.push_str(": ");
+            }
+        }
         s
     }
 
-    fn write_go_text(&self, out: &mut String) {
+    /// Go's text for this level of the chain alone, ending in `: template:` where the cause's
+    /// text would follow (enough for Helm's pattern to find where this level ends).
+    fn level_text(&self) -> String {
+        let mut s = String::new();
+        self.write_level(&mut s);
+        if self.more.cause.is_some() {
+            s.push_str(": template:");
+        }
+        s
+    }
+
+    /// Go's text for this level, without the cause.
+    fn write_level(&self, out: &mut String) {
+        out.push_str("template: ");
         match self.kind {
-            ErrorKind::Parse if self.context.is_none() && self.name.is_empty() => {
-                out.push_str("template: ");
+            ErrorKind::Parse if self.more.context.is_none() && self.more.name.is_empty() => {
                 out.push_str(&self.template);
                 out.push(':');
                 out.push_str(&self.line.to_string());
                 out.push_str(": ");
                 out.push_str(&self.message);
+                return;
             }
-            ErrorKind::NotFound if self.name.is_empty() => {
-                out.push_str("template: ");
+            ErrorKind::NotFound if self.more.name.is_empty() => {
                 out.push_str(&self.message);
+                return;
             }
-            _ => {
-                out.push_str("template: ");
-                match &self.context {
-                    Some(ctx) => {
-                        out.push_str(&self.location());
-                        out.push_str(": executing ");
-                        out.push_str(&go_quote(&self.name));
-                        out.push_str(" at <");
-                        out.push_str(ctx);
-                        out.push_str(">: ");
-                    }
-                    None => {
-                        out.push_str(&self.name);
-                        out.push_str(": ");
-                    }
-                }
-                self.go_message(out);
+            _ => {}
+        }
+        match &self.more.context {
+            Some(ctx) => {
+                out.push_str(&self.location());
+                out.push_str(": executing ");
+                out.push_str(&go_quote(&self.more.name));
+                out.push_str(" at <");
+                out.push_str(ctx);
+                out.push_str(">: ");
+            }
+            None => {
+                out.push_str(&self.more.name);
+                out.push_str(": ");
             }
         }
+        if self.kind == ErrorKind::Fail
+            && self.more.cause.is_none()
+            && let Some(call) = &self.more.call
+        {
+            out.push_str("error calling ");
+            out.push_str(call);
+            out.push_str(": ");
+        }
+        out.push_str(&self.message);
     }
 
     fn location(&self) -> String {
@@ -251,10 +261,10 @@ impl Error {
     fn fail_message(&self) -> Option<&str> {
         let mut e = self;
         loop {
-            if e.kind == ErrorKind::Fail && e.cause.is_none() {
+            if e.kind == ErrorKind::Fail && e.more.cause.is_none() {
                 return Some(&e.message);
             }
-            e = e.cause.as_deref()?;
+            e = e.more.cause.as_deref()?;
         }
     }
 
@@ -265,21 +275,21 @@ impl Error {
         let mut blocks: Vec<String> = Vec::new();
         let mut e = self;
         loop {
-            if e.kind == ErrorKind::NotFound && e.context.is_none() {
-                let text = e.go_text();
+            if e.kind == ErrorKind::NotFound && e.more.context.is_none() {
+                let text = e.level_text();
                 if text.contains('\n') {
                     return None;
                 }
                 blocks.push(text);
                 break;
             }
-            e.context.as_ref()?;
-            let text = e.go_text();
+            e.more.context.as_ref()?;
+            let text = e.level_text();
             let (location, function, at, message) = split_exec_text(&text)?;
             blocks.push(format!(
                 "{location}\n  executing {function} at {at}:\n    {message}"
             ));
-            match (&e.call, &e.cause) {
+            match (&e.more.call, &e.more.cause) {
                 (None, None) => break,
                 (Some(call), Some(cause)) if call == "include" => e = cause,
                 _ => return None,
@@ -319,7 +329,8 @@ fn split_lazy<'a>(s: &'a str, sep: &str) -> Option<(&'a str, &'a str)> {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.kind == ErrorKind::Parse && self.context.is_none() && self.name.is_empty() {
+        if self.kind == ErrorKind::Parse && self.more.context.is_none() && self.more.name.is_empty()
+        {
             // Helm's cleanupParseError: the location, and the last part of Go's message.
             let text = self.go_text();
             let parts: Vec<&str> = text.split(": ").collect();
@@ -331,9 +342,9 @@ impl fmt::Display for Error {
             };
         }
         if let Some(message) = self.fail_message() {
-            let location = match &self.context {
+            let location = match &self.more.context {
                 Some(_) => self.location(),
-                None => self.name.clone(),
+                None => self.more.name.clone(),
             };
             return write!(f, "execution error at ({location}): {message}");
         }
@@ -346,7 +357,8 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.cause
+        self.more
+            .cause
             .as_deref()
             .map(|e| e as &(dyn std::error::Error + 'static))
     }

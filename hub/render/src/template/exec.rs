@@ -2,7 +2,7 @@
 //! `tpl`.
 //!
 //! It follows Go's evaluation order and keeps Go's "current node" (`state.at`) so that an
-//! error names the same node, line and column as Helm's. Go distinguishes three kinds of nil,
+//! error names the same node, line and column as Helm's. Go distinguishes two kinds of nil,
 //! and templates see the difference; [`EVal`] keeps it:
 //!
 //! - a value read from a map or list (`.Values.a`, a `range` element) has Go's static type
@@ -348,7 +348,7 @@ impl<'x> Machine<'x> {
                     }
                 }
                 Node::Range(b) => {
-                    let flow = self.walk_range(f, dot, node, b, out)?;
+                    let flow = self.walk_range(f, dot, b, out)?;
                     if flow != Flow::Normal {
                         return Ok(flow);
                     }
@@ -392,7 +392,6 @@ impl<'x> Machine<'x> {
         &mut self,
         f: &mut Frame<'t>,
         dot: &EVal,
-        node: &'t Node,
         b: &'t Branch,
         out: &mut String,
     ) -> R<Flow> {
@@ -400,7 +399,6 @@ impl<'x> Machine<'x> {
         let mark = f.vars.len();
         let val = self.eval_pipeline(f, dot, &b.pipe)?;
         let inner = f.vars.len();
-        let _ = node;
         let subject = match &val.v {
             Value::Object(o) => o.plain(),
             other => other.clone(),
@@ -451,14 +449,12 @@ impl<'x> Machine<'x> {
             }
         }
         let mut flow = Flow::Normal;
-        if !ran {
-            if let Some(e) = &b.else_list {
-                // Go's walkRange recovers a break from anywhere inside it, its else list
-                // included; a continue goes on to the enclosing range.
-                flow = self.walk(f, dot, e, out)?;
-                if flow == Flow::Break {
-                    flow = Flow::Normal;
-                }
+        if !ran && let Some(e) = &b.else_list {
+            // Go's walkRange recovers a break from anywhere inside it, its else list
+            // included; a continue goes on to the enclosing range.
+            flow = self.walk(f, dot, e, out)?;
+            if flow == Flow::Break {
+                flow = Flow::Normal;
             }
         }
         f.vars.truncate(mark);
@@ -751,10 +747,8 @@ impl<'x> Machine<'x> {
             }
             Value::Object(o) => {
                 let o = o.clone();
-                if !has_args {
-                    if let Some(v) = o.field(name) {
-                        return Ok(EVal::result(v));
-                    }
+                if !has_args && let Some(v) = o.field(name) {
+                    return Ok(EVal::result(v));
                 }
                 let mut argv = Vec::with_capacity(args.len() + 1);
                 for a in args {

@@ -103,7 +103,7 @@ impl Lexed {
             T::Eof => "EOF".to_owned(),
             T::Error => val.to_owned(),
             typ if typ.is_keyword() => format!("<{val}>"),
-            _ if val.chars().count() > 10 => {
+            _ if val.len() > 10 => {
                 format!("{}...", super::quote::go_quote_prefix(val, 10))
             }
             _ => go_quote(val),
@@ -268,16 +268,16 @@ impl Lexer<'_> {
     }
 
     fn backup(&mut self) {
-        if !self.at_eof && self.pos > 0 {
-            if let Some(c) = self
+        if !self.at_eof
+            && self.pos > 0
+            && let Some(c) = self
                 .input
                 .get(..self.pos)
                 .and_then(|s| s.chars().next_back())
-            {
-                self.pos -= c.len_utf8();
-                if c == '\n' {
-                    self.line -= 1;
-                }
+        {
+            self.pos -= c.len_utf8();
+            if c == '\n' {
+                self.line -= 1;
             }
         }
     }
@@ -479,10 +479,10 @@ impl Lexer<'_> {
             Some('$') => Step::Go(State::Variable),
             Some('\'') => Step::Go(State::Char),
             Some('.') => {
-                if let Some(&b) = self.rest_at(self.pos).first() {
-                    if !b.is_ascii_digit() {
-                        return Step::Go(State::Field);
-                    }
+                if let Some(&b) = self.rest_at(self.pos).first()
+                    && !b.is_ascii_digit()
+                {
+                    return Step::Go(State::Field);
                 }
                 self.backup();
                 Step::Go(State::Number)

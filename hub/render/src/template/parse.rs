@@ -709,10 +709,10 @@ impl<'a> Parser<'a> {
 
 /// Go's `newNumber` followed by `idealConstant`'s choice of type.
 fn number(text: &str) -> Result<Ideal, String> {
-    if let Some(imag) = text.strip_suffix('i') {
-        if parse_float(imag).is_some() {
-            return Ok(Ideal::Complex);
-        }
+    if let Some(imag) = text.strip_suffix('i')
+        && parse_float(imag).is_some()
+    {
+        return Ok(Ideal::Complex);
     }
     let u = parse_uint(text);
     let i = parse_int(text);
@@ -726,22 +726,23 @@ fn number(text: &str) -> Result<Ideal, String> {
         _ => 0.0,
     };
     let looks_float = text.contains(['.', 'e', 'E', 'p', 'P']);
-    if !is_int && !is_uint {
-        if let Some(f) = parse_float(text) {
-            if !looks_float {
-                return Err(format!("integer overflow: {}", go_quote(text)));
-            }
-            is_float = true;
-            float = f;
-            #[allow(clippy::cast_possible_truncation)]
-            let truncated = f as i64;
-            if truncated as f64 == f {
-                is_int = true;
-                int = truncated;
-            }
-            if f >= 0.0 && f < 1.8446744073709552e19 && f.fract() == 0.0 {
-                is_uint = true;
-            }
+    if !is_int
+        && !is_uint
+        && let Some(f) = parse_float(text)
+    {
+        if !looks_float {
+            return Err(format!("integer overflow: {}", go_quote(text)));
+        }
+        is_float = true;
+        float = f;
+        #[allow(clippy::cast_possible_truncation)]
+        let truncated = f as i64;
+        if truncated as f64 == f {
+            is_int = true;
+            int = truncated;
+        }
+        if (0.0..1.844_674_407_370_955_2e19).contains(&f) && f.fract() == 0.0 {
+            is_uint = true;
         }
     }
     if !is_int && !is_uint && !is_float {
