@@ -174,3 +174,53 @@ fn the_flux_adapter_writes_a_kustomization_and_its_source() {
     );
     assert!(!files.keys().any(|f| f.starts_with("argocd/")));
 }
+
+#[test]
+fn a_manifest_bundle_binding_applies_its_files_with_the_overlay_laid_over_them() {
+    use std::collections::BTreeMap;
+    use std::sync::Arc;
+
+    use gatehouse_render::delivery::{Binding, BindingKind};
+
+    let mut project = dir::load(&project_dir()).unwrap();
+    let files: BTreeMap<String, Vec<u8>> = [
+        (
+            "quota.yaml",
+            "apiVersion: v1\nkind: ResourceQuota\nmetadata:\n  name: quota\nspec:\n  hard:\n    pods: \"10\"\n",
+        ),
+        (
+            "limits.yaml",
+            "apiVersion: v1\nkind: LimitRange\nmetadata:\n  name: limits\nspec:\n  limits: []\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: owner\ndata:\n  db: \"{{hq.var.DB_HOST}}\"\n",
+        ),
+        ("README.md", "not a manifest"),
+    ]
+    .into_iter()
+    .map(|(p, t)| (p.to_owned(), t.as_bytes().to_vec()))
+    .collect();
+    project.bindings.push(Binding {
+        name: "guardrails".into(),
+        kind: BindingKind::Manifests,
+        files: Arc::new(files),
+        tenants: vec!["globex".into()],
+        environments: vec![],
+        overlay: [(
+            "quota.yaml".to_owned(),
+            "apiVersion: v1\nkind: ResourceQuota\nmetadata:\n  name: quota\nspec:\n  hard:\n    pods: \"50\"\n".to_owned(),
+        )]
+        .into(),
+    });
+    let targets: Vec<String> = project
+        .targets()
+        .iter()
+        .filter(|t| t.workload == "guardrails")
+        .map(Target::dir)
+        .collect();
+    assert_eq!(targets, ["tenants/globex/production/guardrails", "tenants/globex/staging/guardrails"]);
+    let rt = project
+        .render(&target("globex", "staging", "guardrails"), &RenderOptions::default())
+        .unwrap();
+    let kinds: Vec<&str> = rt.objects.iter().map(|o| o["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["ResourceQuota", "LimitRange", "ConfigMap"], "Kustomize's legacy order");
+    assert_eq!(rt.objects[0]["spec"]["hard"]["pods"], "50", "the overlay replaced the file");
+    assert_eq!(rt.objects[2]["data"]["db"], "db.shared.internal");
+}

@@ -6,6 +6,7 @@
 
 use super::Func;
 
+mod certs;
 mod dates;
 mod encoding;
 mod hash;
@@ -63,6 +64,14 @@ pub(super) fn lookup(name: &str) -> Option<Func> {
         "durationRound" => dates::duration_round,
         "dateModify" | "date_modify" => dates::date_modify,
         "mustDateModify" => dates::must_date_modify,
+        "genPrivateKey" => certs::gen_private_key,
+        "genCA" => certs::gen_ca,
+        "genCAWithKey" => certs::gen_ca_with_key,
+        "genSelfSignedCert" => certs::gen_self_signed_cert,
+        "genSelfSignedCertWithKey" => certs::gen_self_signed_cert_with_key,
+        "genSignedCert" => certs::gen_signed_cert,
+        "genSignedCertWithKey" => certs::gen_signed_cert_with_key,
+        "buildCustomCert" => certs::build_custom_cert,
         "required" => helm::required,
         "fail" => helm::fail,
         "lookup" => helm::lookup,
