@@ -215,12 +215,32 @@ fn a_manifest_bundle_binding_applies_its_files_with_the_overlay_laid_over_them()
         .filter(|t| t.workload == "guardrails")
         .map(Target::dir)
         .collect();
-    assert_eq!(targets, ["tenants/globex/production/guardrails", "tenants/globex/staging/guardrails"]);
+    assert_eq!(
+        targets,
+        [
+            "tenants/globex/production/guardrails",
+            "tenants/globex/staging/guardrails"
+        ]
+    );
     let rt = project
-        .render(&target("globex", "staging", "guardrails"), &RenderOptions::default())
+        .render(
+            &target("globex", "staging", "guardrails"),
+            &RenderOptions::default(),
+        )
         .unwrap();
-    let kinds: Vec<&str> = rt.objects.iter().map(|o| o["kind"].as_str().unwrap()).collect();
-    assert_eq!(kinds, ["ResourceQuota", "LimitRange", "ConfigMap"], "Kustomize's legacy order");
-    assert_eq!(rt.objects[0]["spec"]["hard"]["pods"], "50", "the overlay replaced the file");
-    assert_eq!(rt.objects[2]["data"]["db"], "db.shared.internal");
+    let kinds: Vec<&str> = rt
+        .objects
+        .iter()
+        .map(|o| o["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["ResourceQuota", "ConfigMap", "LimitRange"],
+        "Kustomize's legacy order"
+    );
+    assert_eq!(
+        rt.objects[0]["spec"]["hard"]["pods"], "50",
+        "the overlay replaced the file"
+    );
+    assert_eq!(rt.objects[1]["data"]["db"], "db.shared.internal");
 }
