@@ -1,6 +1,7 @@
-//! Criterion benchmarks of the delivery generator, on the `helm create` default chart
-//! (tests/fixtures/helm/charts/mychart) with the values of its parity case
-//! (tests/fixtures/helm/values/mychart-everything.yaml, which turns every template on):
+//! Criterion benchmarks of the delivery generator on the `helm create` default chart
+//! (tests/fixtures/helm/charts/mychart). The `render` group uses the values of the chart's
+//! parity case (tests/fixtures/helm/values/mychart-everything.yaml, which turns every template
+//! on):
 //!
 //! - `render/default-chart`: one render with the chart parsed once, the way the hub renders
 //!   (a workload's [`Renderer`] is built when its chart version is loaded);
@@ -24,7 +25,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, SamplingMode, criterion_group, criterion_main};
 use gatehouse::delivery::{GateScope, gate};
 use gatehouse::git::{CommitOutcome, HostedRepo, Signature};
 use gatehouse_engine::{Bundle, Engine, EngineOptions, LoadOptions, Outcome};
@@ -260,6 +261,10 @@ fn delivery_benches(c: &mut Criterion) {
     let project = project(&renderer);
     assert_eq!(project.targets().len(), 1000);
 
+    // Every delivery commits to a fresh repository (in the temporary directory: `TMPDIR`), and
+    // the repositories stay until the end: on ext4, creating thousands of files right after
+    // deleting thousands is several times slower (the allocator skips recently freed inodes),
+    // which would measure the filesystem.
     let dir = tempfile::tempdir().expect("a temporary directory");
     let fresh = |n: u64| {
         HostedRepo::open_or_init(&dir.path().join(format!("shop-{n}.git")))
@@ -279,9 +284,12 @@ fn delivery_benches(c: &mut Criterion) {
     );
 
     let mut group = c.benchmark_group("delivery");
+    // Each iteration takes seconds: ten samples of one iteration each.
     group.sample_size(10);
+    group.sampling_mode(SamplingMode::Flat);
+    group.measurement_time(Duration::from_secs(10));
+    let mut n = 0;
     group.bench_function("1000", |b| {
-        let mut n = 0;
         b.iter_custom(|iters| {
             let mut total = Duration::ZERO;
             for _ in 0..iters {
@@ -290,7 +298,6 @@ fn delivery_benches(c: &mut Criterion) {
                 let start = Instant::now();
                 black_box(deliver(&project, &engine, &repo));
                 total += start.elapsed();
-                std::fs::remove_dir_all(repo.path()).expect("the repository is removed");
             }
             total
         })
