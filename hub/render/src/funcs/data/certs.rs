@@ -27,44 +27,22 @@ const CERT_RSA_BITS: usize = 2048;
 /// Sprig's RSA size for `genPrivateKey "rsa"`.
 const PRIVATE_KEY_RSA_BITS: usize = 4096;
 
-/// The byte stream of one draw, usable as a random number generator by the key generators.
+/// The byte stream of one draw (the random functions' construction under its own label),
+/// usable as a random number generator by the key generators.
 #[derive(Debug)]
-struct KeyStream {
-    seed: [u8; 32],
-    draw: u64,
-    block: u64,
-    buf: [u8; 32],
-    pos: usize,
-}
+struct KeyStream(super::random::Stream);
 
 impl KeyStream {
     /// The stream of the render's next draw.
     fn new(ctx: &mut Ctx) -> KeyStream {
-        let draw = ctx.draws;
-        ctx.draws = ctx.draws.wrapping_add(1);
-        KeyStream {
-            seed: ctx.seed,
-            draw,
-            block: 0,
-            buf: [0; 32],
-            pos: 32,
-        }
+        KeyStream(super::random::Stream::labelled(
+            ctx,
+            b"gatehouse-render certs v1",
+        ))
     }
 
     fn byte(&mut self) -> u8 {
-        if self.pos >= self.buf.len() {
-            let mut h = sha2::Sha256::new();
-            h.update(b"gatehouse-render certs v1");
-            h.update(self.seed);
-            h.update(self.draw.to_le_bytes());
-            h.update(self.block.to_le_bytes());
-            self.buf = h.finalize().into();
-            self.block = self.block.wrapping_add(1);
-            self.pos = 0;
-        }
-        let b = self.buf.get(self.pos).copied().unwrap_or(0);
-        self.pos += 1;
-        b
+        self.0.byte()
     }
 
     fn bytes<const N: usize>(&mut self) -> [u8; N] {

@@ -8,9 +8,11 @@ use super::super::Ctx;
 use crate::value::Value;
 use sha2::Digest as _;
 
-/// A byte stream for one draw.
+/// A byte stream for one draw: SHA-256 blocks of a label, the seed, the draw number and a
+/// block counter. The label keeps the streams of different function families apart.
 #[derive(Debug)]
-struct Stream {
+pub(super) struct Stream {
+    label: &'static [u8],
     seed: [u8; 32],
     draw: u64,
     block: u64,
@@ -20,9 +22,15 @@ struct Stream {
 
 impl Stream {
     fn new(ctx: &mut Ctx) -> Stream {
+        Stream::labelled(ctx, b"gatehouse-render random v1")
+    }
+
+    /// The stream of the render's next draw, under `label`.
+    pub(super) fn labelled(ctx: &mut Ctx, label: &'static [u8]) -> Stream {
         let draw = ctx.draws;
         ctx.draws = ctx.draws.wrapping_add(1);
         Stream {
+            label,
             seed: ctx.seed,
             draw,
             block: 0,
@@ -31,15 +39,16 @@ impl Stream {
         }
     }
 
-    fn byte(&mut self) -> u8 {
+    /// The next byte.
+    pub(super) fn byte(&mut self) -> u8 {
         if self.pos >= self.buf.len() {
             let mut h = sha2::Sha256::new();
-            h.update(b"gatehouse-render random v1");
+            h.update(self.label);
             h.update(self.seed);
             h.update(self.draw.to_le_bytes());
             h.update(self.block.to_le_bytes());
             self.buf = h.finalize().into();
-            self.block += 1;
+            self.block = self.block.wrapping_add(1);
             self.pos = 0;
         }
         let b = self.buf.get(self.pos).copied().unwrap_or(0);
