@@ -107,20 +107,9 @@ pub(crate) fn plan(
     rel: &ReleaseRecord,
 ) -> ApiResult<Result<Plan, Blocked>> {
     let model = model(hub, tx, org, project, rel)?;
-    let touched: Vec<(String, String, String)> = rel
-        .targets
-        .as_array()
+    let touched: Vec<(String, String, String)> = levels(rel)
         .into_iter()
-        .flatten()
-        .map(|t| {
-            let s = |k: &str| {
-                t.get(k)
-                    .and_then(Json::as_str)
-                    .unwrap_or_default()
-                    .to_owned()
-            };
-            (s("workload"), s("environment"), s("tenant"))
-        })
+        .map(|l| (l.workload, l.environment, l.tenant))
         .collect();
     let affected: Vec<Target> = model
         .targets()
@@ -184,6 +173,40 @@ pub(crate) fn plan(
         head,
         decisions,
     }))
+}
+
+/// One level a release sets: which workload, environment and tenant (empty: all), and the
+/// values it will hold.
+struct ReleaseLevel {
+    workload_id: String,
+    workload: String,
+    environment: String,
+    tenant: String,
+    values: Json,
+}
+
+/// The levels a release sets, from its `targets`.
+fn levels(rel: &ReleaseRecord) -> Vec<ReleaseLevel> {
+    rel.targets
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|t| {
+            let s = |k: &str| {
+                t.get(k)
+                    .and_then(Json::as_str)
+                    .unwrap_or_default()
+                    .to_owned()
+            };
+            ReleaseLevel {
+                workload_id: s("workloadId"),
+                workload: s("workload"),
+                environment: s("environment"),
+                tenant: s("tenant"),
+                values: t.get("values").cloned().unwrap_or(json!({})),
+            }
+        })
+        .collect()
 }
 
 /// Commits a plan: one commit on `main`, or none when nothing changed. Returns the commit.
@@ -278,23 +301,9 @@ fn model(
         // A project without tenants delivers each workload once per environment.
         tenants.push(DEFAULT_TENANT.to_owned());
     }
-    let release_levels: BTreeMap<(String, String, String), Json> = rel
-        .targets
-        .as_array()
+    let release_levels: BTreeMap<(String, String, String), Json> = levels(rel)
         .into_iter()
-        .flatten()
-        .map(|t| {
-            let s = |k: &str| {
-                t.get(k)
-                    .and_then(Json::as_str)
-                    .unwrap_or_default()
-                    .to_owned()
-            };
-            (
-                (s("workloadId"), s("environment"), s("tenant")),
-                t.get("values").cloned().unwrap_or(json!({})),
-            )
-        })
+        .map(|l| ((l.workload_id, l.environment, l.tenant), l.values))
         .collect();
     let mut workloads = Vec::new();
     let mut levels = Vec::new();
