@@ -25,6 +25,7 @@ use serde_json::{Value as Json, json};
 
 use super::access::{Caller, Need};
 use super::error::{ApiError, ApiResult};
+use super::resources::project;
 use super::routes::{Params, Route, param, route};
 use super::store::{Org, ReleaseRecord, Resource, Tx};
 use super::{Hub, blocking};
@@ -466,9 +467,12 @@ pub(crate) fn routes() -> Vec<Route> {
     ]
 }
 
-fn project_of(tx: &Tx<'_>, caller: &Caller, name: &str) -> ApiResult<Resource> {
-    tx.resource(&caller.org.id, None, "project", name)?
-        .ok_or_else(|| ApiError::not_found(format!("project `{name}`")))
+/// The `Git-Protocol` request header (`version=2`), if any.
+fn git_protocol(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get("git-protocol")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
 }
 
 fn git_error(e: git::Error) -> ApiError {
@@ -493,14 +497,11 @@ async fn info_refs(
 ) -> ApiResult<Response> {
     let name = param(&path, "project");
     git::check_service(q.service.as_deref()).map_err(git_error)?;
-    let protocol = headers
-        .get("git-protocol")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
+    let protocol = git_protocol(&headers);
     let body = blocking(
         &hub.clone(),
         move |tx| {
-            let project = project_of(tx, &caller, &name)?;
+            let project = project(tx, &caller.org.id, &name)?;
             let repo = repo(&hub, &caller.org, &project)?;
             git::info_refs(&repo, protocol.as_deref()).map_err(git_error)
         },
@@ -523,14 +524,11 @@ async fn upload_pack(
         .get(header::CONTENT_ENCODING)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.eq_ignore_ascii_case("gzip"));
-    let protocol = headers
-        .get("git-protocol")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
+    let protocol = git_protocol(&headers);
     let out = blocking(
         &hub.clone(),
         move |tx| {
-            let project = project_of(tx, &caller, &name)?;
+            let project = project(tx, &caller.org.id, &name)?;
             let repo = repo(&hub, &caller.org, &project)?;
             let body = if gzip {
                 git::decode_gzip(&body, MAX_GIT_BODY).map_err(git_error)?
