@@ -113,7 +113,7 @@ fn chart(args: &RenderArgs, base: &RenderOptions, checks: &mut Checks<'_>) -> Re
     };
     let rendered = renderer.render(&values::layer(&layers), &options)?;
     print!("{}", rendered.stream());
-    let objects = rendered.objects()?;
+    let objects = rendered.objects();
     if !checks.valid(&args.name, &objects)? {
         return Ok(ExitCode::FAILURE);
     }

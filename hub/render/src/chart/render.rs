@@ -172,6 +172,8 @@ pub struct Manifest {
     pub name: String,
     /// The hook annotation's value, for hooks.
     pub hook: Option<String>,
+    /// The document, parsed (once, when the output is sorted).
+    pub object: Json,
 }
 
 /// A chart's rendered output.
@@ -202,17 +204,9 @@ impl Rendered {
         out
     }
 
-    /// The manifests parsed into objects (for the render gate and the repository writer).
-    pub fn objects(&self) -> Result<Vec<Json>, RenderError> {
-        self.manifests
-            .iter()
-            .map(|m| {
-                crate::yaml::from_str::<Json>(&m.content).map_err(|message| RenderError::Yaml {
-                    source_path: m.source.clone(),
-                    message,
-                })
-            })
-            .collect()
+    /// The manifests' objects (for the render gate and the repository writer).
+    pub fn objects(&self) -> Vec<Json> {
+        self.manifests.iter().map(|m| m.object.clone()).collect()
     }
 }
 
@@ -541,20 +535,6 @@ fn split_documents(text: &str) -> Vec<String> {
         .collect()
 }
 
-#[derive(serde::Deserialize, Default)]
-#[serde(default)]
-struct Head {
-    kind: String,
-    metadata: HeadMetadata,
-}
-
-#[derive(serde::Deserialize, Default)]
-#[serde(default)]
-struct HeadMetadata {
-    name: String,
-    annotations: BTreeMap<String, Json>,
-}
-
 fn sort_manifests(
     files: &BTreeMap<String, String>,
 ) -> Result<(Vec<Manifest>, Vec<Manifest>), RenderError> {
@@ -565,24 +545,30 @@ fn sort_manifests(
             continue;
         }
         for doc in split_documents(text) {
-            let head: Head = crate::yaml::from_str::<Option<Head>>(&doc)
-                .map_err(|message| RenderError::Yaml {
+            let object: Json =
+                crate::yaml::from_str(&doc).map_err(|message| RenderError::Yaml {
                     source_path: path.clone(),
                     message,
-                })?
-                .unwrap_or_default();
-            let hook = head
-                .metadata
-                .annotations
-                .get(HOOK_ANNOTATION)
+                })?;
+            let text = |pointer: &str| {
+                object
+                    .pointer(pointer)
+                    .and_then(Json::as_str)
+                    .unwrap_or_default()
+                    .to_owned()
+            };
+            let hook = object
+                .pointer("/metadata/annotations")
+                .and_then(|a| a.get(HOOK_ANNOTATION))
                 .and_then(Json::as_str)
                 .map(str::to_owned);
             let manifest = Manifest {
                 source: path.clone(),
                 content: doc,
-                kind: head.kind,
-                name: head.metadata.name,
+                kind: text("/kind"),
+                name: text("/metadata/name"),
                 hook: hook.clone(),
+                object,
             };
             if hook.is_some() {
                 hooks.push(manifest);

@@ -307,7 +307,7 @@ impl Project {
             source: Box::new(source),
         };
         let rendered = w.chart.render(&values, &options).map_err(fail)?;
-        let objects = rendered.objects().map_err(fail)?;
+        let objects = rendered.objects();
         Ok(RenderedTarget {
             target: target.clone(),
             namespace,
@@ -390,6 +390,7 @@ impl Project {
                     .unwrap_or_default()
                     .to_owned(),
                 hook: None,
+                object: o.clone(),
             })
             .collect();
         Ok(RenderedTarget {
