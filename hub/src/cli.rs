@@ -334,6 +334,38 @@ pub struct ServeArgs {
         env = "GATEHOUSE_AGENT_CHART"
     )]
     pub agent_chart: String,
+    /// Where the agent service (gRPC, `agent.v1.AgentHub`) listens; `off` serves no agents.
+    #[arg(
+        long,
+        value_name = "ADDR|off",
+        default_value = "127.0.0.1:8443",
+        env = "GATEHOUSE_AGENT_LISTEN"
+    )]
+    pub agent_listen: String,
+    /// The agent service's TLS certificate chain (PEM). Without it (and without
+    /// --agent-plaintext) the hub generates a CA and certificate into <data>/agent-tls/.
+    #[arg(long, value_name = "FILE", env = "GATEHOUSE_AGENT_TLS_CERT", requires = "agent_tls_key")]
+    pub agent_tls_cert: Option<std::path::PathBuf>,
+    /// The agent service's TLS private key (PEM).
+    #[arg(long, value_name = "FILE", env = "GATEHOUSE_AGENT_TLS_KEY", requires = "agent_tls_cert")]
+    pub agent_tls_key: Option<std::path::PathBuf>,
+    /// Serve agents without TLS: agent tokens then cross the network in the clear. For
+    /// development on one machine only.
+    #[arg(long, env = "GATEHOUSE_AGENT_PLAINTEXT", conflicts_with = "agent_tls_cert")]
+    pub agent_plaintext: bool,
+    /// The heartbeat interval agents are asked to keep, in seconds; past twice this a cluster
+    /// shows Lagging.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30, env = "GATEHOUSE_AGENT_HEARTBEAT_SECONDS",
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub agent_heartbeat_seconds: u64,
+    /// No message from an agent for this long closes its session (Disconnected), in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 90, env = "GATEHOUSE_AGENT_TIMEOUT_SECONDS",
+          value_parser = clap::value_parser!(u64).range(2..=86400))]
+    pub agent_timeout_seconds: u64,
+    /// How long a cluster command stays valid after it is issued, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 300, env = "GATEHOUSE_COMMAND_TTL_SECONDS",
+          value_parser = clap::value_parser!(u64).range(5..=86400))]
+    pub command_ttl_seconds: u64,
     /// The hub's URL as Argo CD and Flux reach it: repositories are cloned from
     /// `<URL>/git/<project>`. Default: `http://` and the listen address.
     #[arg(long = "public-url", env = "GATEHOUSE_PUBLIC_URL", value_name = "URL")]

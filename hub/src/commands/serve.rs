@@ -6,15 +6,45 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 
 use crate::cli::ServeArgs;
+use crate::server::agents::{AgentConfig, AgentTls};
 use crate::server::{HubConfig, HubState, bootstrap, serve};
+use std::time::Duration;
+
+/// The agent service's configuration from the serve flags.
+fn agent_config(args: &ServeArgs) -> Result<AgentConfig> {
+    let listen = match args.agent_listen.trim() {
+        "off" | "" => None,
+        addr => Some(addr.parse().with_context(|| {
+            format!("--agent-listen: `{addr}` is not an address (HOST:PORT) or `off`")
+        })?),
+    };
+    let tls = match (&args.agent_tls_cert, &args.agent_tls_key, args.agent_plaintext) {
+        (_, _, true) => AgentTls::Plaintext,
+        (Some(cert), Some(key), false) => AgentTls::Files {
+            cert: cert.clone(),
+            key: key.clone(),
+        },
+        _ => AgentTls::Generated,
+    };
+    Ok(AgentConfig {
+        listen,
+        tls,
+        heartbeat: Duration::from_secs(args.agent_heartbeat_seconds),
+        timeout: Duration::from_secs(args.agent_timeout_seconds),
+        command_ttl: Duration::from_secs(args.command_ttl_seconds),
+        ..AgentConfig::default()
+    })
+}
 
 pub(crate) fn run(args: ServeArgs) -> Result<ExitCode> {
     let engine = super::engine_for(&args.policy, args.bindings.as_deref(), true)?;
+    let agents = agent_config(&args)?;
     let config = HubConfig {
         listen: args.listen,
         data_dir: super::admin::data_dir(&args.data)?,
         agent_address: args.agent_address,
         agent_chart: args.agent_chart,
+        agents,
         public_url: args.public_url,
         k8s_schemas: args.k8s_schemas,
         max_body_bytes: args.max_body_bytes,

@@ -1,7 +1,9 @@
 //! Cluster registration: creating a cluster returns a one-time registration token
 //! (`ghqa_reg_` + 64 hex, valid one hour, single use, stored hashed) and a ready-to-paste
 //! install command; `join-token` re-issues one (revoking the previous); `rotate-token` asks a
-//! connected agent to switch to a new agent token.
+//! connected agent to switch to a new agent token. The runtime routes read what the cluster's
+//! agent reports (health, inventory, Argo CD applications), relay inspection and log requests
+//! to it, and govern the commands sent to it ([`super::agents::commands`]).
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -14,6 +16,8 @@ use serde::Serialize;
 use serde_json::{Value as Json, json};
 
 use super::access::{Caller, Need, mint};
+use super::agents::{Health, commands};
+use axum::extract::Query;
 use super::error::{ApiError, ApiResult};
 use super::resources::{self, kind};
 use super::routes::{Params, Route, json, param, route};
@@ -67,7 +71,322 @@ pub(crate) fn routes() -> Vec<Route> {
         )
         .response(202, None)
         .handler(rotate_token),
+        route(
+            Method::GET,
+            "/api/v2/clusters/{name}/status",
+            "clusters.status",
+            Need::OrgRead,
+            "The agent's health (Connected, Lagging, Disconnected), last seen, uptime, version and capabilities",
+        )
+        .response(200, json::<AgentStatus>())
+        .handler(status),
+        route(
+            Method::GET,
+            "/api/v2/clusters/{name}/inventory",
+            "clusters.inventory",
+            Need::OrgRead,
+            "The agent's last inventory: namespaces with counts per type, resources (?namespace=&type=)",
+        )
+        .handler(inventory),
+        route(
+            Method::GET,
+            "/api/v2/clusters/{name}/applications",
+            "clusters.applications",
+            Need::OrgRead,
+            "Argo CD Applications as the agent last reported them",
+        )
+        .handler(applications),
+        route(
+            Method::GET,
+            "/api/v2/clusters/{name}/resources/{type}/{namespace}/{object}",
+            "clusters.inspect",
+            Need::Operate,
+            "One live object (Secrets without their values) and its events, read by the agent now",
+        )
+        .handler(inspect),
+        route(
+            Method::GET,
+            "/api/v2/clusters/{name}/logs/{namespace}/{pod}",
+            "clusters.logs",
+            Need::Operate,
+            "A pod's log relayed by the agent as text/plain (?container=&tail=&follow=&limit=), in its allowed namespaces only",
+        )
+        .handler(logs),
+        route(
+            Method::POST,
+            "/api/v2/clusters/{name}/commands",
+            "clusters.commands.create",
+            Need::Operate,
+            "Ask for a command (sync, rollback, restart, scale); decided by the engine (command), sent to the agent when allowed",
+        )
+        .request(json::<commands::NewCommand>())
+        .response(202, json::<commands::CommandView>())
+        .handler(commands::create),
+        route(
+            Method::GET,
+            "/api/v2/clusters/{name}/commands",
+            "clusters.commands.list",
+            Need::OrgRead,
+            "The cluster's command history, newest first (?state=&limit=)",
+        )
+        .handler(commands::list),
+        route(
+            Method::GET,
+            "/api/v2/clusters/{name}/commands/{id}",
+            "clusters.commands.get",
+            Need::OrgRead,
+            "One command with its approvals, decisions, digest and output",
+        )
+        .response(200, json::<commands::CommandView>())
+        .handler(commands::get),
+        route(
+            Method::POST,
+            "/api/v2/clusters/{name}/commands/{id}/approve",
+            "clusters.commands.approve",
+            Need::Authenticated,
+            "Approve a command waiting for approvals; it is decided again and sent when allowed",
+        )
+        .request(json::<commands::ApproveCommand>())
+        .response(200, json::<commands::CommandView>())
+        .handler(commands::approve),
     ]
+}
+
+/// An agent's health as the API shows it.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct AgentStatus {
+    /// The cluster.
+    pub cluster: String,
+    /// Connected, Lagging or Disconnected.
+    pub health: Health,
+    /// Whether an agent ever registered.
+    pub registered: bool,
+    /// The last message from the agent.
+    pub last_seen_at: Option<String>,
+    /// Seconds since then.
+    pub last_seen_seconds_ago: Option<f64>,
+    /// When the current session began.
+    pub connected_at: Option<String>,
+    /// Seconds the current session has lasted.
+    pub connected_seconds: Option<i64>,
+    /// Seconds since the agent process started.
+    pub agent_uptime_seconds: Option<i64>,
+    /// The agent's version.
+    pub agent_version: Option<String>,
+    /// Reported capabilities.
+    pub capabilities: Vec<String>,
+    /// Namespaces the agent reads diagnostics from.
+    pub allowed_namespaces: Vec<String>,
+    /// The heartbeat interval agents are asked to keep, in seconds.
+    pub heartbeat_interval_seconds: u64,
+}
+
+fn cluster_named(tx: &Tx<'_>, caller: &Caller, name: &str) -> ApiResult<super::store::Resource> {
+    let def = kind("cluster").ok_or_else(|| ApiError::internal("the cluster kind is missing"))?;
+    resources::existing(tx, def, &caller.org.id, None, name)
+}
+
+fn seconds_since(at: &str) -> Option<i64> {
+    chrono::DateTime::parse_from_rfc3339(at)
+        .ok()
+        .map(|t| (chrono::Utc::now() - t.with_timezone(&chrono::Utc)).num_seconds())
+}
+
+async fn status(
+    State(hub): State<Hub>,
+    Extension(caller): Extension<Caller>,
+    path: Params,
+) -> ApiResult<Response> {
+    let name = param(&path, "name");
+    let (cluster, state) = blocking(&hub, move |tx| {
+        let cluster = cluster_named(tx, &caller, &name)?;
+        let state = tx.agent_state(&cluster.id)?;
+        Ok((cluster, state))
+    }, false)
+    .await?;
+    let (health, session) = hub.agents.health(&cluster.id, &hub.config.agents);
+    let state = state.unwrap_or_default();
+    let (last_seen, ago) = match &session {
+        Some(s) => {
+            let (instant, at) = s.last_seen();
+            (Some(at), Some(instant.elapsed().as_secs_f64()))
+        }
+        None => (state.last_seen_at.clone(), state.last_seen_at.as_deref().and_then(seconds_since).map(|s| s as f64)),
+    };
+    let body = AgentStatus {
+        cluster: cluster.name.clone(),
+        health,
+        registered: state.registered_at.is_some() || state.connected_at.is_some(),
+        last_seen_at: last_seen,
+        last_seen_seconds_ago: ago,
+        connected_at: session.as_ref().map(|s| s.connected_at.clone()),
+        connected_seconds: session.as_ref().and_then(|s| seconds_since(&s.connected_at)),
+        agent_uptime_seconds: session.as_ref().and(state.agent_started_at.as_deref()).and_then(seconds_since),
+        agent_version: session.as_ref().map(|s| s.agent_version.clone()).or(Some(state.agent_version.clone()).filter(|v| !v.is_empty())),
+        capabilities: session.as_ref().map(|s| s.capabilities.clone()).unwrap_or(state.capabilities),
+        allowed_namespaces: session.as_ref().map(|s| s.allowed_namespaces.clone()).unwrap_or(state.allowed_namespaces),
+        heartbeat_interval_seconds: hub.config.agents.heartbeat.as_secs(),
+    };
+    Ok(AxumJson(body).into_response())
+}
+
+/// Filters of the inventory.
+#[derive(Debug, serde::Deserialize)]
+struct InventoryQuery {
+    namespace: Option<String>,
+    #[serde(rename = "type")]
+    kind: Option<String>,
+}
+
+async fn inventory(
+    State(hub): State<Hub>,
+    Extension(caller): Extension<Caller>,
+    path: Params,
+    Query(q): Query<InventoryQuery>,
+) -> ApiResult<Response> {
+    let name = param(&path, "name");
+    let n = name.clone();
+    let state = blocking(&hub, move |tx| {
+        let cluster = cluster_named(tx, &caller, &n)?;
+        Ok(tx.agent_state(&cluster.id)?)
+    }, false)
+    .await?;
+    let Some((mut inv, at)) = state.and_then(|s| s.inventory.zip(s.inventory_at)) else {
+        return Err(ApiError::conflict(
+            format!("Cluster `{name}`'s agent has not reported an inventory yet."),
+            "The agent reports one when it connects (with the observe capability) and then periodically.",
+        ));
+    };
+    if let Some(list) = inv.get_mut("resources").and_then(Json::as_array_mut) {
+        list.retain(|r| {
+            q.namespace.as_deref().is_none_or(|n| r.get("namespace").and_then(Json::as_str) == Some(n))
+                && q.kind.as_deref().is_none_or(|k| r.get("type").and_then(Json::as_str) == Some(k))
+        });
+    }
+    inv["reportedAt"] = json!(at);
+    Ok(AxumJson(inv).into_response())
+}
+
+async fn applications(
+    State(hub): State<Hub>,
+    Extension(caller): Extension<Caller>,
+    path: Params,
+) -> ApiResult<Response> {
+    let name = param(&path, "name");
+    let state = blocking(&hub, move |tx| {
+        let cluster = cluster_named(tx, &caller, &name)?;
+        Ok(tx.agent_state(&cluster.id)?)
+    }, false)
+    .await?;
+    let (items, at) = state
+        .and_then(|s| s.applications.zip(s.applications_at))
+        .map_or((json!([]), None), |(a, t)| (a, Some(t)));
+    Ok(AxumJson(json!({ "items": items, "reportedAt": at })).into_response())
+}
+
+/// The live session of a named cluster, or 409 naming its health.
+async fn live(hub: &Hub, caller: &Caller, name: &str) -> ApiResult<std::sync::Arc<super::agents::Session>> {
+    let (c, n) = (caller.clone(), name.to_owned());
+    let cluster = blocking(hub, move |tx| cluster_named(tx, &c, &n), false).await?;
+    hub.agents.get(&cluster.id).ok_or_else(|| {
+        ApiError::conflict(
+            format!("Cluster `{name}`'s agent is not connected."),
+            "Runtime requests go through the agent; retry when the cluster shows Connected.",
+        )
+    })
+}
+
+async fn inspect(
+    State(hub): State<Hub>,
+    Extension(caller): Extension<Caller>,
+    path: Params,
+) -> ApiResult<Response> {
+    let (name, plural, ns, object) = (param(&path, "name"), param(&path, "type"), param(&path, "namespace"), param(&path, "object"));
+    let session = live(&hub, &caller, &name).await?;
+    let detail = session
+        .inspect(&plural, &ns, &object, std::time::Duration::from_secs(15))
+        .await
+        .ok_or_else(|| ApiError::gated(StatusCode::GATEWAY_TIMEOUT, "agent_timeout", format!("Cluster `{name}`'s agent did not answer within 15 s."), "Retry; check the cluster's status.".into(), Json::Null))?;
+    if !detail.error.is_empty() {
+        return Err(ApiError::gated(StatusCode::BAD_GATEWAY, "agent_error", format!("The agent could not read {plural}/{ns}/{object}: {}", detail.error), "Check the name, the type and the agent's RBAC profile.".into(), Json::Null));
+    }
+    let object: Json = serde_json::from_str(&detail.object).map_err(ApiError::internal)?;
+    let events: Vec<Json> = detail.events.iter().filter_map(|e| serde_json::from_str(e).ok()).collect();
+    Ok(AxumJson(json!({ "object": object, "events": events })).into_response())
+}
+
+/// Options of a log request.
+#[derive(Debug, serde::Deserialize)]
+struct LogQuery {
+    container: Option<String>,
+    tail: Option<u32>,
+    #[serde(default)]
+    follow: bool,
+    limit: Option<u32>,
+}
+
+async fn logs(
+    State(hub): State<Hub>,
+    Extension(caller): Extension<Caller>,
+    path: Params,
+    Query(q): Query<LogQuery>,
+) -> ApiResult<Response> {
+    let (name, ns, pod) = (param(&path, "name"), param(&path, "namespace"), param(&path, "pod"));
+    let session = live(&hub, &caller, &name).await?;
+    if !session.allowed_namespaces.iter().any(|n| n == &ns) {
+        return Err(ApiError::forbidden(
+            format!("Namespace `{ns}` is not among cluster `{name}`'s diagnostics namespaces."),
+            "The agent's chart sets them (diagnostics.allowedNamespaces).",
+        ));
+    }
+    let mut rx = session
+        .logs(gatehouse_agent_proto::v1::StreamLogs {
+            request_id: String::new(),
+            namespace: ns,
+            pod,
+            container: q.container.unwrap_or_default(),
+            tail_lines: q.tail.unwrap_or(100),
+            follow: q.follow,
+            limit_lines: q.limit.unwrap_or(0),
+        })
+        .ok_or_else(|| ApiError::conflict("The agent's connection dropped.", "Retry when the cluster shows Connected."))?;
+    // The first chunk decides the status: an error before any line is the request's failure.
+    let first = tokio::time::timeout(std::time::Duration::from_secs(15), rx.recv())
+        .await
+        .ok()
+        .flatten()
+        .ok_or_else(|| ApiError::gated(StatusCode::GATEWAY_TIMEOUT, "agent_timeout", format!("Cluster `{name}`'s agent did not start the log within 15 s."), "Retry; check the pod's name.".into(), Json::Null))?;
+    if first.lines.is_empty() && !first.error.is_empty() {
+        return Err(ApiError::gated(StatusCode::BAD_GATEWAY, "agent_error", first.error, "Check the pod and container names.".into(), Json::Null));
+    }
+    let stream = async_stream(first, rx);
+    Ok(Response::builder()
+        .header("content-type", "text/plain; charset=utf-8")
+        .header("cache-control", "no-store")
+        .body(axum::body::Body::from_stream(stream))
+        .map_err(ApiError::internal)?)
+}
+
+/// Turns log chunks into body bytes, ending after the chunk marked `eof`.
+fn async_stream(
+    first: gatehouse_agent_proto::v1::LogChunk,
+    rx: tokio::sync::mpsc::Receiver<gatehouse_agent_proto::v1::LogChunk>,
+) -> impl tokio_stream::Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static {
+    use tokio_stream::StreamExt;
+    let text = |c: &gatehouse_agent_proto::v1::LogChunk| {
+        let mut s: String = c.lines.iter().map(|l| format!("{l}\n")).collect();
+        if !c.error.is_empty() {
+            s.push_str(&format!("[log stream ended: {}]\n", c.error));
+        }
+        Bytes::from(s)
+    };
+    let done = first.eof;
+    let head = tokio_stream::once(Ok(text(&first)));
+    let rest = tokio_stream::wrappers::ReceiverStream::new(rx)
+        .take_while(move |_| !done)
+        .map(move |c| Ok(text(&c)));
+    head.chain(rest)
 }
 
 fn registration(
@@ -165,11 +484,12 @@ async fn rotate_token(
 ) -> ApiResult<Response> {
     let name = param(&path, "name");
     let def = kind("cluster").ok_or_else(|| ApiError::internal("the cluster kind is missing"))?;
-    blocking(&hub, move |tx| {
-        let cluster = resources::existing(tx, def, &caller.org.id, None, &name)?;
+    let c = caller.clone();
+    let cluster = blocking(&hub, move |tx| {
+        let cluster = resources::existing(tx, def, &c.org.id, None, &name)?;
         let at = now();
         let registered = tx
-            .tokens_of(&caller.org.id, TokenKind::Agent, &cluster.id)?
+            .tokens_of(&c.org.id, TokenKind::Agent, &cluster.id)?
             .iter()
             .any(|t| t.usable(&at));
         if !registered {
@@ -178,12 +498,11 @@ async fn rotate_token(
                 format!("Install the agent with a registration token (POST /api/v2/clusters/{name}/join-token)."),
             ));
         }
-        // A new agent token can only be handed to the agent over its live connection; without
-        // one, issuing it would strand the agent when the old token expires.
-        Err(ApiError::conflict(
-            format!("Cluster `{name}`'s agent is not connected, so it cannot receive a new token."),
-            "Retry when the cluster shows Connected; the agent's current token keeps working.",
-        ))
+        Ok(cluster)
     }, false)
-    .await
+    .await?;
+    // A new agent token can only be handed to the agent over its live connection; without
+    // one, issuing it would strand the agent when the old token expires.
+    let body = commands::rotate(&hub, &caller, &cluster).await?;
+    Ok((StatusCode::ACCEPTED, AxumJson(body)).into_response())
 }

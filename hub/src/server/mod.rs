@@ -7,6 +7,7 @@
 //! SQLite, and decisions run on them too so a slow policy never stalls the event loop.
 
 pub mod access;
+pub mod agents;
 mod audit;
 pub mod breakglass;
 mod charts;
@@ -59,6 +60,8 @@ pub struct HubConfig {
     pub agent_address: String,
     /// The Helm chart reference of the agent, put into install commands.
     pub agent_chart: String,
+    /// The agent service: listener, TLS, heartbeat and timeouts.
+    pub agents: agents::AgentConfig,
     /// The hub's URL as GitOps controllers reach it (repositories are `<URL>/git/<project>`);
     /// `http://<listen>` when unset.
     pub public_url: Option<String>,
@@ -96,6 +99,8 @@ pub struct HubState {
     pub(crate) renderers: delivery::Renderers,
     /// The Kubernetes schemas deploys are validated against (`--k8s-schemas`).
     pub(crate) schemas: Option<gatehouse_render::validate::Schemas>,
+    /// Live agent sessions.
+    pub(crate) agents: agents::Agents,
 }
 
 /// A handle on the hub's state (cheap to clone).
@@ -129,6 +134,7 @@ impl HubState {
             targets: values::TargetLocks::default(),
             renderers: delivery::Renderers::default(),
             schemas,
+            agents: agents::Agents::default(),
         }))
     }
 }
@@ -211,6 +217,46 @@ pub async fn serve(hub: Hub) -> Result<()> {
     tracing::info!(%addr, data_dir = %hub.config.data_dir.display(), "hub listening");
     let _deliveries = notify::spawn(hub.clone(), notify::Retry::default());
     let _sealer = breakglass::spawn_sealer(hub.clone());
+    let (stop_agents, agents_stopped) = tokio::sync::watch::channel(false);
+    let agent_server = match hub.config.agents.listen {
+        None => None,
+        Some(at) => {
+            let tls = agents::tls::server_config(
+                &hub.config.agents.tls,
+                &hub.config.data_dir,
+                &hub.config.agent_address,
+            )?;
+            let scheme = if tls.is_some() { "https" } else { "http" };
+            let listener = tokio::net::TcpListener::bind(at)
+                .await
+                .with_context(|| format!("cannot listen for agents on {at}"))?;
+            let agent_addr = listener.local_addr()?;
+            match &hub.config.agents.tls {
+                agents::AgentTls::Generated => println!(
+                    "Agent service (agent.v1.AgentHub) on {scheme}://{agent_addr}; agents trust {}",
+                    agents::tls::ca_file(&hub.config.data_dir).display()
+                ),
+                agents::AgentTls::Plaintext => println!(
+                    "Agent service (agent.v1.AgentHub) on {scheme}://{agent_addr} WITHOUT TLS (development only)"
+                ),
+                agents::AgentTls::Files { .. } => {
+                    println!("Agent service (agent.v1.AgentHub) on {scheme}://{agent_addr}")
+                }
+            }
+            let mut stopped = agents_stopped.clone();
+            let h = hub.clone();
+            let shutdown = async move {
+                let _ = stopped.wait_for(|s| *s).await;
+                h.agents.shutdown();
+            };
+            Some(tokio::spawn(agents::service::serve(
+                hub.clone(),
+                listener,
+                tls,
+                shutdown,
+            )))
+        }
+    };
     println!(
         "Gatehouse hub listening on http://{addr} (API under /api/v2, OpenAPI at /api/v2/openapi.json)"
     );
@@ -218,9 +264,19 @@ pub async fn serve(hub: Hub) -> Result<()> {
         listener,
         app(hub.clone()).into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown_signal())
+    .with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        let _ = stop_agents.send(true);
+    })
     .await
     .context("the server failed")?;
+    if let Some(server) = agent_server {
+        match tokio::time::timeout(Duration::from_secs(10), server).await {
+            Ok(Ok(Err(e))) => tracing::error!(error = format!("{e:#}"), "the agent service failed"),
+            Ok(_) => {}
+            Err(_) => tracing::warn!("the agent service did not stop within 10 s"),
+        }
+    }
     tracing::info!("shutting down: draining done, checkpointing the store");
     let hub2 = hub.clone();
     tokio::task::spawn_blocking(move || hub2.store.checkpoint())

@@ -165,7 +165,11 @@ pub(crate) async fn readyz(State(hub): State<Hub>) -> Response {
 pub(crate) async fn metrics(State(hub): State<Hub>) -> Response {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        hub.metrics.render(),
+        format!(
+            "{}# HELP gatehouse_agents_connected Agent sessions open now.\n# TYPE gatehouse_agents_connected gauge\ngatehouse_agents_connected {}\n",
+            hub.metrics.render(),
+            hub.agents.count()
+        ),
     )
         .into_response()
 }

@@ -60,6 +60,7 @@ async fn setup(extra_backend: &[&str]) -> Env {
         data_dir: dir.path().to_path_buf(),
         agent_address: "hub.example:8443".into(),
         agent_chart: "gatehouse/gatehouse-agent".into(),
+        agents: Default::default(),
         public_url: None,
         k8s_schemas: None,
         max_body_bytes: 1 << 20,

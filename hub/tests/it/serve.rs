@@ -34,6 +34,7 @@ pub(crate) fn start_with(dir: &Path, flags: &[&str]) -> Served {
     let mut child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(dir)
+        .args(["--agent-listen", "127.0.0.1:0"])
         .args(flags)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

@@ -67,6 +67,7 @@ fn hub_at(dir: &std::path::Path) -> Hub {
         data_dir: dir.to_path_buf(),
         agent_address: "hub.example:8443".into(),
         agent_chart: "gatehouse/gatehouse-agent".into(),
+        agents: Default::default(),
         public_url: None,
         k8s_schemas: None,
         max_body_bytes: 64 * 1024,

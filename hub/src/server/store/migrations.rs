@@ -216,4 +216,55 @@ CREATE TABLE promotions (
     r#"
 ALTER TABLE releases ADD COLUMN commit_sha TEXT;
 "#,
+    // v4: cluster agents (what each reported last) and the commands sent to them.
+    r#"
+CREATE TABLE agent_state (
+    cluster_id         TEXT PRIMARY KEY REFERENCES resources(id) ON DELETE CASCADE,
+    org_id             TEXT NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
+    agent_version      TEXT NOT NULL DEFAULT '',
+    capabilities       TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(capabilities)),
+    allowed_namespaces TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(allowed_namespaces)),
+    registered_at      TEXT,
+    agent_started_at   TEXT,
+    connected_at       TEXT,
+    disconnected_at    TEXT,
+    last_seen_at       TEXT,
+    inventory          TEXT CHECK (inventory IS NULL OR json_valid(inventory)),
+    inventory_at       TEXT,
+    applications       TEXT CHECK (applications IS NULL OR json_valid(applications)),
+    applications_at    TEXT
+);
+CREATE TABLE cluster_commands (
+    id           TEXT PRIMARY KEY,
+    org_id       TEXT NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
+    cluster_id   TEXT NOT NULL REFERENCES resources(id) ON DELETE CASCADE,
+    kind         TEXT NOT NULL CHECK (kind IN ('sync', 'rollback', 'restart', 'scale')),
+    target       TEXT NOT NULL CHECK (json_valid(target)),
+    params       TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(params)),
+    reason       TEXT,
+    requester_id TEXT NOT NULL,
+    requested_by TEXT NOT NULL,
+    state        TEXT NOT NULL CHECK (state IN ('pending', 'executing', 'completed', 'failed', 'rejected')),
+    approved     INTEGER NOT NULL DEFAULT 0,
+    decision_ids TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(decision_ids)),
+    spec         TEXT,
+    spec_sha256  TEXT,
+    expires_at   TEXT NOT NULL,
+    output       TEXT,
+    created_at   TEXT NOT NULL,
+    sent_at      TEXT,
+    finished_at  TEXT,
+    updated_at   TEXT NOT NULL
+);
+CREATE INDEX cluster_commands_by_cluster ON cluster_commands (org_id, cluster_id, created_at);
+CREATE TABLE command_approvals (
+    command_id   TEXT NOT NULL REFERENCES cluster_commands(id) ON DELETE CASCADE,
+    user_id      TEXT NOT NULL,
+    user_name    TEXT NOT NULL,
+    comment      TEXT,
+    at           TEXT NOT NULL,
+    decision_id  TEXT NOT NULL,
+    PRIMARY KEY (command_id, user_id)
+);
+"#,
 ];

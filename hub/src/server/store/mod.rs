@@ -8,6 +8,7 @@
 //! by organization; the methods of [`Tx`] are the whole repository surface a PostgreSQL
 //! implementation would provide.
 
+mod agents;
 mod audit;
 mod deliveries;
 mod migrations;
@@ -20,6 +21,7 @@ use std::time::Duration;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use serde_json::Value as Json;
 
+pub use agents::{AgentState, CommandRecord};
 pub use audit::{AuditEntry, AuditFilter, AuditRecord, VerifyReport};
 pub use deliveries::Delivery;
 pub use releases::{ApprovalRecord, PromotionRecord, ReleaseEvent, ReleaseRecord, SessionRecord};
