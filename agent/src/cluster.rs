@@ -7,23 +7,21 @@ use std::collections::{BTreeMap, HashMap};
 
 use anyhow::{Context, Result, anyhow, bail};
 use chrono::{SecondsFormat, Utc};
+use futures_util::io::AsyncBufReadExt;
+use futures_util::stream::{BoxStream, StreamExt};
 use gatehouse_agent_proto::v1::{
     Application, ApplicationStatus, InventorySnapshot, NamespaceSummary, ResourceSummary,
 };
 use gatehouse_agent_proto::{CommandKind, CommandSpec};
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::batch::v1::{CronJob, Job};
-use k8s_openapi::api::core::v1::{
-    ConfigMap, Event, Namespace, Pod, Secret, Service,
-};
+use k8s_openapi::api::core::v1::{ConfigMap, Event, Namespace, Pod, Secret, Service};
 use k8s_openapi::api::networking::v1::Ingress;
 use kube::api::{
     Api, ApiResource, DynamicObject, GroupVersionKind, ListParams, LogParams, Patch, PatchParams,
 };
 use kube::core::PartialObjectMeta;
 use kube::{Client, Resource, ResourceExt};
-use futures_util::io::AsyncBufReadExt;
-use futures_util::stream::{BoxStream, StreamExt};
 use serde_json::{Value as Json, json};
 
 /// Most resources listed in one inventory snapshot; beyond it only counts are reported.
@@ -85,8 +83,17 @@ impl Cluster {
             .map(|n| (n.name_any(), HashMap::new()))
             .collect();
         let mut resources = Vec::new();
-        let mut add = |kind: &str, ns: String, name: String, status: String, created: String, labels: BTreeMap<String, String>| {
-            *counts.entry(ns.clone()).or_default().entry(kind.to_owned()).or_default() += 1;
+        let mut add = |kind: &str,
+                       ns: String,
+                       name: String,
+                       status: String,
+                       created: String,
+                       labels: BTreeMap<String, String>| {
+            *counts
+                .entry(ns.clone())
+                .or_default()
+                .entry(kind.to_owned())
+                .or_default() += 1;
             if resources.len() < INVENTORY_RESOURCE_LIMIT {
                 resources.push(ResourceSummary {
                     r#type: kind.to_owned(),
@@ -99,38 +106,109 @@ impl Cluster {
             }
         };
 
-        for p in Api::<Pod>::all(self.client.clone()).list(&lp).await.context("cannot list pods")? {
+        for p in Api::<Pod>::all(self.client.clone())
+            .list(&lp)
+            .await
+            .context("cannot list pods")?
+        {
             let status = p
                 .status
                 .as_ref()
                 .and_then(|s| s.phase.clone())
                 .unwrap_or_else(|| "Unknown".into());
-            add("pods", p.namespace().unwrap_or_default(), p.name_any(), status, created(&p), p.labels().clone());
+            add(
+                "pods",
+                p.namespace().unwrap_or_default(),
+                p.name_any(),
+                status,
+                created(&p),
+                p.labels().clone(),
+            );
         }
-        for d in Api::<Deployment>::all(self.client.clone()).list(&lp).await.context("cannot list deployments")? {
+        for d in Api::<Deployment>::all(self.client.clone())
+            .list(&lp)
+            .await
+            .context("cannot list deployments")?
+        {
             let want = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
-            let ready = d.status.as_ref().and_then(|s| s.ready_replicas).unwrap_or(0);
-            add("deployments", d.namespace().unwrap_or_default(), d.name_any(), format!("{ready}/{want}"), created(&d), d.labels().clone());
+            let ready = d
+                .status
+                .as_ref()
+                .and_then(|s| s.ready_replicas)
+                .unwrap_or(0);
+            add(
+                "deployments",
+                d.namespace().unwrap_or_default(),
+                d.name_any(),
+                format!("{ready}/{want}"),
+                created(&d),
+                d.labels().clone(),
+            );
         }
-        for s in Api::<StatefulSet>::all(self.client.clone()).list(&lp).await.context("cannot list statefulsets")? {
+        for s in Api::<StatefulSet>::all(self.client.clone())
+            .list(&lp)
+            .await
+            .context("cannot list statefulsets")?
+        {
             let want = s.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
-            let ready = s.status.as_ref().and_then(|s| s.ready_replicas).unwrap_or(0);
-            add("statefulsets", s.namespace().unwrap_or_default(), s.name_any(), format!("{ready}/{want}"), created(&s), s.labels().clone());
+            let ready = s
+                .status
+                .as_ref()
+                .and_then(|s| s.ready_replicas)
+                .unwrap_or(0);
+            add(
+                "statefulsets",
+                s.namespace().unwrap_or_default(),
+                s.name_any(),
+                format!("{ready}/{want}"),
+                created(&s),
+                s.labels().clone(),
+            );
         }
-        for d in Api::<DaemonSet>::all(self.client.clone()).list(&lp).await.context("cannot list daemonsets")? {
+        for d in Api::<DaemonSet>::all(self.client.clone())
+            .list(&lp)
+            .await
+            .context("cannot list daemonsets")?
+        {
             let st = d.status.as_ref();
             let status = format!(
                 "{}/{}",
-                st.and_then(|s| Some(s.number_ready)).unwrap_or(0),
+                st.map(|s| s.number_ready).unwrap_or(0),
                 st.map(|s| s.desired_number_scheduled).unwrap_or(0)
             );
-            add("daemonsets", d.namespace().unwrap_or_default(), d.name_any(), status, created(&d), d.labels().clone());
+            add(
+                "daemonsets",
+                d.namespace().unwrap_or_default(),
+                d.name_any(),
+                status,
+                created(&d),
+                d.labels().clone(),
+            );
         }
-        for s in Api::<Service>::all(self.client.clone()).list(&lp).await.context("cannot list services")? {
-            let t = s.spec.as_ref().and_then(|s| s.type_.clone()).unwrap_or_else(|| "ClusterIP".into());
-            add("services", s.namespace().unwrap_or_default(), s.name_any(), t, created(&s), s.labels().clone());
+        for s in Api::<Service>::all(self.client.clone())
+            .list(&lp)
+            .await
+            .context("cannot list services")?
+        {
+            let t = s
+                .spec
+                .as_ref()
+                .and_then(|s| s.type_.clone())
+                .unwrap_or_else(|| "ClusterIP".into());
+            add(
+                "services",
+                s.namespace().unwrap_or_default(),
+                s.name_any(),
+                t,
+                created(&s),
+                s.labels().clone(),
+            );
         }
-        for j in Api::<Job>::all(self.client.clone()).list(&lp).await.context("cannot list jobs")? {
+        for j in Api::<Job>::all(self.client.clone())
+            .list(&lp)
+            .await
+            .context("cannot list jobs")?
+        {
             let st = j.status.as_ref();
             let status = if st.and_then(|s| s.succeeded).unwrap_or(0) > 0 {
                 "Complete"
@@ -139,30 +217,68 @@ impl Cluster {
             } else {
                 "Running"
             };
-            add("jobs", j.namespace().unwrap_or_default(), j.name_any(), status.into(), created(&j), j.labels().clone());
+            add(
+                "jobs",
+                j.namespace().unwrap_or_default(),
+                j.name_any(),
+                status.into(),
+                created(&j),
+                j.labels().clone(),
+            );
         }
-        for c in Api::<CronJob>::all(self.client.clone()).list(&lp).await.context("cannot list cronjobs")? {
-            let schedule = c.spec.as_ref().map(|s| s.schedule.clone()).unwrap_or_default();
-            add("cronjobs", c.namespace().unwrap_or_default(), c.name_any(), schedule, created(&c), c.labels().clone());
+        for c in Api::<CronJob>::all(self.client.clone())
+            .list(&lp)
+            .await
+            .context("cannot list cronjobs")?
+        {
+            let schedule = c
+                .spec
+                .as_ref()
+                .map(|s| s.schedule.clone())
+                .unwrap_or_default();
+            add(
+                "cronjobs",
+                c.namespace().unwrap_or_default(),
+                c.name_any(),
+                schedule,
+                created(&c),
+                c.labels().clone(),
+            );
         }
-        for i in Api::<Ingress>::all(self.client.clone()).list(&lp).await.context("cannot list ingresses")? {
-            add("ingresses", i.namespace().unwrap_or_default(), i.name_any(), "Active".into(), created(&i), i.labels().clone());
+        for i in Api::<Ingress>::all(self.client.clone())
+            .list(&lp)
+            .await
+            .context("cannot list ingresses")?
+        {
+            add(
+                "ingresses",
+                i.namespace().unwrap_or_default(),
+                i.name_any(),
+                "Active".into(),
+                created(&i),
+                i.labels().clone(),
+            );
         }
-        for c in Api::<ConfigMap>::all(self.client.clone()).list_metadata(&lp).await.context("cannot list configmaps")? {
+        for c in Api::<ConfigMap>::all(self.client.clone())
+            .list_metadata(&lp)
+            .await
+            .context("cannot list configmaps")?
+        {
             add_meta(&mut add, "configmaps", c);
         }
         // Secrets by metadata only: the agent never reads secret values for the inventory.
-        for s in Api::<Secret>::all(self.client.clone()).list_metadata(&lp).await.context("cannot list secrets")? {
+        for s in Api::<Secret>::all(self.client.clone())
+            .list_metadata(&lp)
+            .await
+            .context("cannot list secrets")?
+        {
             add_meta(&mut add, "secrets", s);
         }
 
         Ok(InventorySnapshot {
             namespaces: counts
                 .into_iter()
-                .map(|(name, c)| NamespaceSummary {
-                    name,
-                    counts: c,
-                })
+                .map(|(name, c)| NamespaceSummary { name, counts: c })
                 .collect(),
             resources,
             collected_at_ms: Utc::now().timestamp_millis(),
@@ -176,7 +292,12 @@ impl Cluster {
             .list(&ListParams::default())
             .await
             .context("cannot list Argo CD applications")?;
-        let s = |v: &Json, ptr: &str| v.pointer(ptr).and_then(Json::as_str).unwrap_or_default().to_owned();
+        let s = |v: &Json, ptr: &str| {
+            v.pointer(ptr)
+                .and_then(Json::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
         let applications = list
             .items
             .into_iter()
@@ -215,12 +336,21 @@ impl Cluster {
                     .and_then(Json::as_i64)
                     .ok_or_else(|| anyhow!("params.replicas is missing"))?;
                 let api: Api<Deployment> = Api::namespaced(self.client.clone(), ns);
-                let before = api.get(name).await.with_context(|| format!("cannot read deployment {ns}/{name}"))?;
-                let was = before.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
-                api.patch(name, &pp, &Patch::Merge(json!({ "spec": { "replicas": replicas } })))
+                let before = api
+                    .get(name)
                     .await
-                    .with_context(|| format!("cannot scale deployment {ns}/{name}"))?;
-                Ok(format!("deployment {ns}/{name} scaled from {was} to {replicas} replicas"))
+                    .with_context(|| format!("cannot read deployment {ns}/{name}"))?;
+                let was = before.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
+                api.patch(
+                    name,
+                    &pp,
+                    &Patch::Merge(json!({ "spec": { "replicas": replicas } })),
+                )
+                .await
+                .with_context(|| format!("cannot scale deployment {ns}/{name}"))?;
+                Ok(format!(
+                    "deployment {ns}/{name} scaled from {was} to {replicas} replicas"
+                ))
             }
             CommandKind::Restart => {
                 let at = Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true);
@@ -237,7 +367,10 @@ impl Cluster {
             CommandKind::Sync => {
                 let api: Api<DynamicObject> =
                     Api::namespaced_with(self.client.clone(), ns, &application_resource());
-                let app = api.get(name).await.with_context(|| format!("cannot read application {ns}/{name}"))?;
+                let app = api
+                    .get(name)
+                    .await
+                    .with_context(|| format!("cannot read application {ns}/{name}"))?;
                 if app.data.pointer("/operation").is_some_and(|o| !o.is_null()) {
                     bail!("application {ns}/{name} already has an operation in progress");
                 }
@@ -255,7 +388,9 @@ impl Cluster {
                 api.patch(name, &pp, &Patch::Merge(patch))
                     .await
                     .with_context(|| format!("cannot sync application {ns}/{name}"))?;
-                Ok(format!("application {ns}/{name} sync to {revision} requested"))
+                Ok(format!(
+                    "application {ns}/{name} sync to {revision} requested"
+                ))
             }
             CommandKind::Rollback => {
                 let id = spec
@@ -265,17 +400,31 @@ impl Cluster {
                     .ok_or_else(|| anyhow!("params.id is missing"))?;
                 let api: Api<DynamicObject> =
                     Api::namespaced_with(self.client.clone(), ns, &application_resource());
-                let app = api.get(name).await.with_context(|| format!("cannot read application {ns}/{name}"))?;
-                if app.data.pointer("/spec/syncPolicy/automated").is_some_and(|a| !a.is_null()) {
+                let app = api
+                    .get(name)
+                    .await
+                    .with_context(|| format!("cannot read application {ns}/{name}"))?;
+                if app
+                    .data
+                    .pointer("/spec/syncPolicy/automated")
+                    .is_some_and(|a| !a.is_null())
+                {
                     bail!(
                         "application {ns}/{name} has automated sync on, which would undo a rollback at once; turn it off in the repository first"
                     );
                 }
                 let history = app.data.pointer("/status/history").and_then(Json::as_array);
                 let entry = history
-                    .and_then(|h| h.iter().find(|e| e.get("id").and_then(Json::as_i64) == Some(id)))
+                    .and_then(|h| {
+                        h.iter()
+                            .find(|e| e.get("id").and_then(Json::as_i64) == Some(id))
+                    })
                     .ok_or_else(|| anyhow!("application {ns}/{name} has no history entry {id}"))?;
-                let revision = entry.get("revision").and_then(Json::as_str).unwrap_or_default().to_owned();
+                let revision = entry
+                    .get("revision")
+                    .and_then(Json::as_str)
+                    .unwrap_or_default()
+                    .to_owned();
                 let mut sync = json!({ "revision": revision, "syncStrategy": { "hook": {} } });
                 if let Some(source) = entry.get("source") {
                     sync["source"] = source.clone();
@@ -291,7 +440,9 @@ impl Cluster {
                 api.patch(name, &pp, &Patch::Merge(patch))
                     .await
                     .with_context(|| format!("cannot roll back application {ns}/{name}"))?;
-                Ok(format!("application {ns}/{name} rolled back to history {id} (revision {revision})"))
+                Ok(format!(
+                    "application {ns}/{name} rolled back to history {id} (revision {revision})"
+                ))
             }
         }
     }
@@ -299,29 +450,79 @@ impl Cluster {
     /// One object as JSON (a Secret with its values removed) and the events about it.
     pub async fn inspect(&self, plural: &str, ns: &str, name: &str) -> Result<(Json, Vec<Json>)> {
         let object = match plural {
-            "pods" => to_json(Api::<Pod>::namespaced(self.client.clone(), ns).get(name).await)?,
-            "deployments" => to_json(Api::<Deployment>::namespaced(self.client.clone(), ns).get(name).await)?,
-            "statefulsets" => to_json(Api::<StatefulSet>::namespaced(self.client.clone(), ns).get(name).await)?,
-            "daemonsets" => to_json(Api::<DaemonSet>::namespaced(self.client.clone(), ns).get(name).await)?,
-            "replicasets" => to_json(Api::<ReplicaSet>::namespaced(self.client.clone(), ns).get(name).await)?,
-            "services" => to_json(Api::<Service>::namespaced(self.client.clone(), ns).get(name).await)?,
-            "configmaps" => to_json(Api::<ConfigMap>::namespaced(self.client.clone(), ns).get(name).await)?,
-            "jobs" => to_json(Api::<Job>::namespaced(self.client.clone(), ns).get(name).await)?,
-            "cronjobs" => to_json(Api::<CronJob>::namespaced(self.client.clone(), ns).get(name).await)?,
-            "ingresses" => to_json(Api::<Ingress>::namespaced(self.client.clone(), ns).get(name).await)?,
-            "secrets" => {
-                let meta: PartialObjectMeta<Secret> =
-                    Api::<Secret>::namespaced(self.client.clone(), ns).get_metadata(name).await?;
-                json!({ "apiVersion": "v1", "kind": "Secret", "metadata": meta.metadata, "data": "<hidden>" })
-            }
-            "applications" => to_json(
-                Api::<DynamicObject>::namespaced_with(self.client.clone(), ns, &application_resource())
+            "pods" => to_json(
+                Api::<Pod>::namespaced(self.client.clone(), ns)
                     .get(name)
                     .await,
             )?,
+            "deployments" => to_json(
+                Api::<Deployment>::namespaced(self.client.clone(), ns)
+                    .get(name)
+                    .await,
+            )?,
+            "statefulsets" => to_json(
+                Api::<StatefulSet>::namespaced(self.client.clone(), ns)
+                    .get(name)
+                    .await,
+            )?,
+            "daemonsets" => to_json(
+                Api::<DaemonSet>::namespaced(self.client.clone(), ns)
+                    .get(name)
+                    .await,
+            )?,
+            "replicasets" => to_json(
+                Api::<ReplicaSet>::namespaced(self.client.clone(), ns)
+                    .get(name)
+                    .await,
+            )?,
+            "services" => to_json(
+                Api::<Service>::namespaced(self.client.clone(), ns)
+                    .get(name)
+                    .await,
+            )?,
+            "configmaps" => to_json(
+                Api::<ConfigMap>::namespaced(self.client.clone(), ns)
+                    .get(name)
+                    .await,
+            )?,
+            "jobs" => to_json(
+                Api::<Job>::namespaced(self.client.clone(), ns)
+                    .get(name)
+                    .await,
+            )?,
+            "cronjobs" => to_json(
+                Api::<CronJob>::namespaced(self.client.clone(), ns)
+                    .get(name)
+                    .await,
+            )?,
+            "ingresses" => to_json(
+                Api::<Ingress>::namespaced(self.client.clone(), ns)
+                    .get(name)
+                    .await,
+            )?,
+            "secrets" => {
+                let meta: PartialObjectMeta<Secret> =
+                    Api::<Secret>::namespaced(self.client.clone(), ns)
+                        .get_metadata(name)
+                        .await?;
+                json!({ "apiVersion": "v1", "kind": "Secret", "metadata": meta.metadata, "data": "<hidden>" })
+            }
+            "applications" => to_json(
+                Api::<DynamicObject>::namespaced_with(
+                    self.client.clone(),
+                    ns,
+                    &application_resource(),
+                )
+                .get(name)
+                .await,
+            )?,
             other => bail!("`{other}` is not a resource type the agent inspects"),
         };
-        let kind = object.get("kind").and_then(Json::as_str).unwrap_or_default().to_owned();
+        let kind = object
+            .get("kind")
+            .and_then(Json::as_str)
+            .unwrap_or_default()
+            .to_owned();
         let events = Api::<Event>::namespaced(self.client.clone(), ns)
             .list(&ListParams::default().fields(&format!("involvedObject.name={name}")))
             .await
@@ -329,13 +530,18 @@ impl Cluster {
                 let mut items: Vec<Event> = l
                     .items
                     .into_iter()
-                    .filter(|e| kind.is_empty() || e.involved_object.kind.as_deref() == Some(kind.as_str()))
+                    .filter(|e| {
+                        kind.is_empty() || e.involved_object.kind.as_deref() == Some(kind.as_str())
+                    })
                     .collect();
                 items.sort_by(|a, b| {
                     let t = |e: &Event| e.last_timestamp.as_ref().map(|t| t.0);
                     t(a).cmp(&t(b))
                 });
-                items.into_iter().filter_map(|e| serde_json::to_value(e).ok()).collect()
+                items
+                    .into_iter()
+                    .filter_map(|e| serde_json::to_value(e).ok())
+                    .collect()
             })
             .unwrap_or_default();
         Ok((object, events))

@@ -111,13 +111,20 @@ impl Config {
                 None => Ok(Duration::from_secs(default)),
                 Some(v) => match v.trim().parse::<f64>() {
                     Ok(s) if s > 0.0 && s <= 86_400.0 => Ok(Duration::from_secs_f64(s)),
-                    _ => Err(err(var, format!("`{v}` is not a number of seconds (0 < s <= 86400)"))),
+                    _ => Err(err(
+                        var,
+                        format!("`{v}` is not a number of seconds (0 < s <= 86400)"),
+                    )),
                 },
             }
         };
 
-        let address = get("GATEHOUSE_HUB_ADDRESS")
-            .ok_or_else(|| err("GATEHOUSE_HUB_ADDRESS", "required: the hub's gRPC endpoint, host:port"))?;
+        let address = get("GATEHOUSE_HUB_ADDRESS").ok_or_else(|| {
+            err(
+                "GATEHOUSE_HUB_ADDRESS",
+                "required: the hub's gRPC endpoint, host:port",
+            )
+        })?;
         let plaintext = flag("GATEHOUSE_HUB_PLAINTEXT")?;
         let insecure = flag("GATEHOUSE_HUB_INSECURE")?;
         let (scheme, rest) = match address.split_once("://") {
@@ -140,14 +147,20 @@ impl Config {
             }
             (Some("http") | None, true, _) => Transport::Plaintext,
             (Some("https"), true, _) => {
-                return Err(err("GATEHOUSE_HUB_PLAINTEXT", "conflicts with an https:// address"));
+                return Err(err(
+                    "GATEHOUSE_HUB_PLAINTEXT",
+                    "conflicts with an https:// address",
+                ));
             }
             (Some("https") | None, false, true) => Transport::TlsInsecure,
             (Some("https") | None, false, false) => Transport::Tls {
                 ca: get("GATEHOUSE_HUB_CA_FILE").map(PathBuf::from),
             },
             (Some(other), _, _) => {
-                return Err(err("GATEHOUSE_HUB_ADDRESS", format!("unknown scheme `{other}://`")));
+                return Err(err(
+                    "GATEHOUSE_HUB_ADDRESS",
+                    format!("unknown scheme `{other}://`"),
+                ));
             }
         };
 
@@ -179,7 +192,10 @@ impl Config {
         {
             let cap = Capability::parse(name).ok_or_else(|| {
                 let known: Vec<&str> = Capability::ALL.iter().map(|c| c.as_str()).collect();
-                err("GATEHOUSE_CAPABILITIES", format!("unknown capability `{name}` (known: {})", known.join(", ")))
+                err(
+                    "GATEHOUSE_CAPABILITIES",
+                    format!("unknown capability `{name}` (known: {})", known.join(", ")),
+                )
             })?;
             capabilities.insert(cap);
         }
@@ -227,7 +243,10 @@ impl Config {
 
     /// The capabilities as the hub sees them (dotted names).
     pub fn capability_names(&self) -> Vec<String> {
-        self.capabilities.iter().map(|c| c.as_str().to_owned()).collect()
+        self.capabilities
+            .iter()
+            .map(|c| c.as_str().to_owned())
+            .collect()
     }
 }
 
@@ -238,8 +257,10 @@ mod tests {
     use super::*;
 
     fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let map: HashMap<String, String> =
-            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Config::from_lookup(|k| map.get(k).cloned())
     }
 
@@ -247,14 +268,20 @@ mod tests {
     fn defaults_and_parsing() {
         let c = config(&[
             ("GATEHOUSE_HUB_ADDRESS", "hub.example.com:50051"),
-            ("GATEHOUSE_CAPABILITIES", "observe, kubernetesScale,argocd.read"),
+            (
+                "GATEHOUSE_CAPABILITIES",
+                "observe, kubernetesScale,argocd.read",
+            ),
             ("GATEHOUSE_ALLOWED_NAMESPACES", "shop, payments"),
         ])
         .unwrap();
         assert_eq!(c.hub_address, "hub.example.com:50051");
         assert_eq!(c.transport, Transport::Tls { ca: None });
         assert_eq!(c.cluster_name, "default");
-        assert_eq!(c.capability_names(), ["observe", "argocd.read", "kubernetes.scale"]);
+        assert_eq!(
+            c.capability_names(),
+            ["observe", "argocd.read", "kubernetes.scale"]
+        );
         assert_eq!(c.allowed_namespaces, ["shop", "payments"]);
         assert_eq!(c.status_interval, Duration::from_secs(30));
         assert_eq!(
@@ -281,21 +308,36 @@ mod tests {
     fn bad_values_name_their_variable() {
         let cases: &[(&[(&str, &str)], &str)] = &[
             (&[], "GATEHOUSE_HUB_ADDRESS"),
-            (&[("GATEHOUSE_HUB_ADDRESS", "nohostport")], "GATEHOUSE_HUB_ADDRESS"),
             (
-                &[("GATEHOUSE_HUB_ADDRESS", "h:1"), ("GATEHOUSE_CAPABILITIES", "observe,fly")],
+                &[("GATEHOUSE_HUB_ADDRESS", "nohostport")],
+                "GATEHOUSE_HUB_ADDRESS",
+            ),
+            (
+                &[
+                    ("GATEHOUSE_HUB_ADDRESS", "h:1"),
+                    ("GATEHOUSE_CAPABILITIES", "observe,fly"),
+                ],
                 "GATEHOUSE_CAPABILITIES",
             ),
             (
-                &[("GATEHOUSE_HUB_ADDRESS", "h:1"), ("GATEHOUSE_IDENTITY_STORE_MODE", "secret")],
+                &[
+                    ("GATEHOUSE_HUB_ADDRESS", "h:1"),
+                    ("GATEHOUSE_IDENTITY_STORE_MODE", "secret"),
+                ],
                 "GATEHOUSE_POD_NAMESPACE",
             ),
             (
-                &[("GATEHOUSE_HUB_ADDRESS", "h:1"), ("GATEHOUSE_STATUS_INTERVAL_SECONDS", "-4")],
+                &[
+                    ("GATEHOUSE_HUB_ADDRESS", "h:1"),
+                    ("GATEHOUSE_STATUS_INTERVAL_SECONDS", "-4"),
+                ],
                 "GATEHOUSE_STATUS_INTERVAL_SECONDS",
             ),
             (
-                &[("GATEHOUSE_HUB_ADDRESS", "h:1"), ("GATEHOUSE_HUB_INSECURE", "maybe")],
+                &[
+                    ("GATEHOUSE_HUB_ADDRESS", "h:1"),
+                    ("GATEHOUSE_HUB_INSECURE", "maybe"),
+                ],
                 "GATEHOUSE_HUB_INSECURE",
             ),
         ];

@@ -124,8 +124,11 @@ impl Store {
                                 name: Some(name.clone()),
                                 namespace: Some(namespace.clone()),
                                 labels: Some(
-                                    [("app.kubernetes.io/component".to_owned(), "agent-identity".to_owned())]
-                                        .into(),
+                                    [(
+                                        "app.kubernetes.io/component".to_owned(),
+                                        "agent-identity".to_owned(),
+                                    )]
+                                    .into(),
                                 ),
                                 ..ObjectMeta::default()
                             },

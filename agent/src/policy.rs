@@ -8,14 +8,15 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use gatehouse_agent_proto::CommandSpec;
-use gatehouse_engine::action::{
-    Actor, ActorKind, ClusterRef, Command, ObjectRef, Scope, Subject,
-};
+use gatehouse_engine::action::{Actor, ActorKind, ClusterRef, Command, ObjectRef, Scope, Subject};
 use gatehouse_engine::{Action, ActionKind, Bundle, Engine, EngineOptions, LoadOptions};
 
 /// The built-in local policy.
 const BUILTIN: [(&str, &str); 2] = [
-    ("agent/command.rego", include_str!("../policy/agent/command.rego")),
+    (
+        "agent/command.rego",
+        include_str!("../policy/agent/command.rego"),
+    ),
     ("agent/data.json", include_str!("../policy/agent/data.json")),
 ];
 
@@ -35,8 +36,9 @@ impl LocalPolicy {
         let bundle = match dir {
             None => builtin,
             Some(dir) => {
-                let extra = Bundle::load(dir, LoadOptions::default())
-                    .with_context(|| format!("cannot load the local policy in {}", dir.display()))?;
+                let extra = Bundle::load(dir, LoadOptions::default()).with_context(|| {
+                    format!("cannot load the local policy in {}", dir.display())
+                })?;
                 Bundle::merge(vec![
                     ("built-in agent policy".into(), builtin),
                     (dir.display().to_string(), extra),
@@ -152,7 +154,11 @@ mod tests {
         let e = p.check(&scale("shop", 3), "acme").unwrap_err();
         assert!(e.contains("autoscaler"), "{e}");
 
-        std::fs::write(dir.path().join("broken.rego"), "package local.broken\n\ndeny contains x if {\n").unwrap();
+        std::fs::write(
+            dir.path().join("broken.rego"),
+            "package local.broken\n\ndeny contains x if {\n",
+        )
+        .unwrap();
         let e = format!("{:#}", LocalPolicy::load(Some(dir.path())).unwrap_err());
         assert!(e.contains("broken.rego"), "{e}");
     }

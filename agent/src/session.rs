@@ -15,8 +15,8 @@ use gatehouse_agent_proto::v1::agent_hub_client::AgentHubClient;
 use gatehouse_agent_proto::v1::agent_message::Body as Up;
 use gatehouse_agent_proto::v1::hub_message::Body as Down;
 use gatehouse_agent_proto::v1::{
-    AgentMessage, CommandAck, CommandResult, ExecuteCommand, Heartbeat, Hello, LogChunk, Pong,
-    RegisterRequest, ResourceDetail, RotateToken, StreamLogs, TokenRotated, InspectResource,
+    AgentMessage, CommandAck, CommandResult, ExecuteCommand, Heartbeat, Hello, InspectResource,
+    LogChunk, Pong, RegisterRequest, ResourceDetail, RotateToken, StreamLogs, TokenRotated,
 };
 use gatehouse_agent_proto::{Capability, CommandSpec, MAX_MESSAGE_BYTES, Refusal};
 use tokio::sync::{Mutex, mpsc};
@@ -118,7 +118,11 @@ impl Agent {
                 }
                 Err(e) => {
                     let wait = backoff.next();
-                    tracing::warn!(error = format!("{e:#}"), retry_in_ms = wait.as_millis() as u64, "cannot reach the hub");
+                    tracing::warn!(
+                        error = format!("{e:#}"),
+                        retry_in_ms = wait.as_millis() as u64,
+                        "cannot reach the hub"
+                    );
                     tokio::time::sleep(wait).await;
                 }
             }
@@ -168,7 +172,10 @@ impl Agent {
                         issued_at: Utc::now().to_rfc3339(),
                     };
                     self.store.save(&id).await.with_context(|| {
-                        format!("registered, but cannot store the identity in {}", self.store.describe())
+                        format!(
+                            "registered, but cannot store the identity in {}",
+                            self.store.describe()
+                        )
                     })?;
                     tracing::info!(cluster = %id.cluster_name, organization = %id.organization, store = %self.store.describe(), "registered with the hub");
                     *self.identity.lock().await = Some(id.clone());
@@ -179,10 +186,17 @@ impl Agent {
                     if let Some(status) = e.downcast_ref::<Status>()
                         && permanent(status.code())
                     {
-                        return Err(anyhow!("the hub refused the registration: {}", status.message()));
+                        return Err(anyhow!(
+                            "the hub refused the registration: {}",
+                            status.message()
+                        ));
                     }
                     let wait = backoff.next();
-                    tracing::warn!(error = format!("{e:#}"), retry_in_ms = wait.as_millis() as u64, "registration failed; retrying");
+                    tracing::warn!(
+                        error = format!("{e:#}"),
+                        retry_in_ms = wait.as_millis() as u64,
+                        "registration failed; retrying"
+                    );
                     tokio::time::sleep(wait).await;
                 }
             }
@@ -300,34 +314,71 @@ impl Agent {
     }
 
     /// Checks, decides locally, executes and reports one command.
-    async fn command(&self, msg: ExecuteCommand, identity: &Identity, tx: &mpsc::Sender<AgentMessage>) {
+    async fn command(
+        &self,
+        msg: ExecuteCommand,
+        identity: &Identity,
+        tx: &mpsc::Sender<AgentMessage>,
+    ) {
         let claimed_id = serde_json::from_str::<serde_json::Value>(&msg.spec)
             .ok()
             .and_then(|v| v.get("id").and_then(|i| i.as_str()).map(str::to_owned))
             .unwrap_or_default();
-        let checked = CommandSpec::open(&msg, &identity.cluster_name, |c| self.config.has(c), Utc::now())
-            .and_then(|spec| {
-                if !self.first_time(&spec.id) {
-                    return Err(Refusal::Invalid(format!("command {} was already received; replays are refused", spec.id)));
-                }
-                self.policy
-                    .check(&spec, &identity.organization)
-                    .map_err(Refusal::Policy)?;
-                Ok(spec)
-            });
+        let checked = CommandSpec::open(
+            &msg,
+            &identity.cluster_name,
+            |c| self.config.has(c),
+            Utc::now(),
+        )
+        .and_then(|spec| {
+            if !self.first_time(&spec.id) {
+                return Err(Refusal::Invalid(format!(
+                    "command {} was already received; replays are refused",
+                    spec.id
+                )));
+            }
+            self.policy
+                .check(&spec, &identity.organization)
+                .map_err(Refusal::Policy)?;
+            Ok(spec)
+        });
         let spec = match checked {
             Ok(spec) => spec,
             Err(refusal) => {
                 tracing::warn!(command = %claimed_id, reason = %refusal, "command refused");
-                send(tx, Up::Ack(CommandAck { command_id: claimed_id, accepted: false, reason: refusal.to_string() })).await;
+                send(
+                    tx,
+                    Up::Ack(CommandAck {
+                        command_id: claimed_id,
+                        accepted: false,
+                        reason: refusal.to_string(),
+                    }),
+                )
+                .await;
                 return;
             }
         };
         tracing::info!(command = %spec.id, kind = %spec.kind, target = format!("{}/{}", spec.target.namespace, spec.target.name), requested_by = %spec.requested_by, "executing command");
-        send(tx, Up::Ack(CommandAck { command_id: spec.id.clone(), accepted: true, reason: String::new() })).await;
+        send(
+            tx,
+            Up::Ack(CommandAck {
+                command_id: spec.id.clone(),
+                accepted: true,
+                reason: String::new(),
+            }),
+        )
+        .await;
         let result = match self.cluster.execute(&spec).await {
-            Ok(output) => CommandResult { command_id: spec.id.clone(), succeeded: true, output },
-            Err(e) => CommandResult { command_id: spec.id.clone(), succeeded: false, output: format!("{e:#}") },
+            Ok(output) => CommandResult {
+                command_id: spec.id.clone(),
+                succeeded: true,
+                output,
+            },
+            Err(e) => CommandResult {
+                command_id: spec.id.clone(),
+                succeeded: false,
+                output: format!("{e:#}"),
+            },
         };
         tracing::info!(command = %spec.id, succeeded = result.succeeded, output = %result.output, "command finished");
         send(tx, Up::Result(result)).await;
@@ -352,10 +403,15 @@ impl Agent {
     /// Stores a new agent token, then tells the hub, which retires the old one.
     async fn rotate(&self, r: RotateToken, tx: &mpsc::Sender<AgentMessage>) {
         if !self.config.has(Capability::TokenRotate) {
-            tracing::warn!("the hub asked to rotate the agent token, but token.rotate is not enabled; keeping the current token");
+            tracing::warn!(
+                "the hub asked to rotate the agent token, but token.rotate is not enabled; keeping the current token"
+            );
             return;
         }
-        if !r.agent_token.starts_with(gatehouse_agent_proto::AGENT_TOKEN_PREFIX) {
+        if !r
+            .agent_token
+            .starts_with(gatehouse_agent_proto::AGENT_TOKEN_PREFIX)
+        {
             tracing::warn!("the hub sent a rotation with a malformed token; ignored");
             return;
         }
@@ -364,30 +420,70 @@ impl Agent {
         id.agent_token = r.agent_token;
         id.issued_at = Utc::now().to_rfc3339();
         if let Err(e) = self.store.save(&id).await {
-            tracing::error!(error = format!("{e:#}"), "cannot store the rotated token; the old one stays in use");
+            tracing::error!(
+                error = format!("{e:#}"),
+                "cannot store the rotated token; the old one stays in use"
+            );
             return;
         }
         *guard = Some(id);
         drop(guard);
         tracing::info!(token = %r.token_id, "agent token rotated");
-        send(tx, Up::TokenRotated(TokenRotated { token_id: r.token_id })).await;
+        send(
+            tx,
+            Up::TokenRotated(TokenRotated {
+                token_id: r.token_id,
+            }),
+        )
+        .await;
     }
 
     /// Relays a pod's log to the hub in chunks.
     async fn logs(&self, r: StreamLogs, tx: &mpsc::Sender<AgentMessage>) {
-        let fail = |error: String| LogChunk { request_id: r.request_id.clone(), lines: vec![], eof: true, error };
+        let fail = |error: String| LogChunk {
+            request_id: r.request_id.clone(),
+            lines: vec![],
+            eof: true,
+            error,
+        };
         if !self.config.has(Capability::DiagnosticsRead) {
-            send(tx, Up::Log(fail("this agent was not installed with diagnostics.read".into()))).await;
+            send(
+                tx,
+                Up::Log(fail(
+                    "this agent was not installed with diagnostics.read".into(),
+                )),
+            )
+            .await;
             return;
         }
-        if !self.config.allowed_namespaces.iter().any(|n| n == &r.namespace) {
-            send(tx, Up::Log(fail(format!("namespace {} is not among the agent's diagnostics namespaces", r.namespace)))).await;
+        if !self
+            .config
+            .allowed_namespaces
+            .iter()
+            .any(|n| n == &r.namespace)
+        {
+            send(
+                tx,
+                Up::Log(fail(format!(
+                    "namespace {} is not among the agent's diagnostics namespaces",
+                    r.namespace
+                ))),
+            )
+            .await;
             return;
         }
         let container = Some(r.container.as_str()).filter(|c| !c.is_empty());
         let tail = (r.tail_lines > 0).then_some(i64::from(r.tail_lines));
-        let limit = if r.limit_lines == 0 { LOG_LINE_LIMIT } else { r.limit_lines.min(LOG_LINE_LIMIT) };
-        let mut lines = match self.cluster.logs(&r.namespace, &r.pod, container, tail, r.follow).await {
+        let limit = if r.limit_lines == 0 {
+            LOG_LINE_LIMIT
+        } else {
+            r.limit_lines.min(LOG_LINE_LIMIT)
+        };
+        let mut lines = match self
+            .cluster
+            .logs(&r.namespace, &r.pod, container, tail, r.follow)
+            .await
+        {
             Ok(s) => s,
             Err(e) => {
                 send(tx, Up::Log(fail(format!("{e:#}")))).await;
@@ -420,19 +516,43 @@ impl Agent {
                 }
             }
             if !batch.is_empty() {
-                let chunk = LogChunk { request_id: r.request_id.clone(), lines: std::mem::take(&mut batch), eof: false, error: String::new() };
-                if tx.send(AgentMessage { body: Some(Up::Log(chunk)) }).await.is_err() {
+                let chunk = LogChunk {
+                    request_id: r.request_id.clone(),
+                    lines: std::mem::take(&mut batch),
+                    eof: false,
+                    error: String::new(),
+                };
+                if tx
+                    .send(AgentMessage {
+                        body: Some(Up::Log(chunk)),
+                    })
+                    .await
+                    .is_err()
+                {
                     return;
                 }
             }
         }
-        send(tx, Up::Log(LogChunk { request_id: r.request_id, lines: batch, eof: true, error })).await;
+        send(
+            tx,
+            Up::Log(LogChunk {
+                request_id: r.request_id,
+                lines: batch,
+                eof: true,
+                error,
+            }),
+        )
+        .await;
     }
 
     /// Answers an inspection request.
     async fn inspect(&self, r: InspectResource, tx: &mpsc::Sender<AgentMessage>) {
         let detail = if !self.config.has(Capability::Observe) {
-            ResourceDetail { request_id: r.request_id, error: "this agent was not installed with observe".into(), ..Default::default() }
+            ResourceDetail {
+                request_id: r.request_id,
+                error: "this agent was not installed with observe".into(),
+                ..Default::default()
+            }
         } else {
             match self.cluster.inspect(&r.r#type, &r.namespace, &r.name).await {
                 Ok((object, events)) => ResourceDetail {
@@ -441,7 +561,11 @@ impl Agent {
                     events: events.iter().map(|e| e.to_string()).collect(),
                     error: String::new(),
                 },
-                Err(e) => ResourceDetail { request_id: r.request_id, error: format!("{e:#}"), ..Default::default() },
+                Err(e) => ResourceDetail {
+                    request_id: r.request_id,
+                    error: format!("{e:#}"),
+                    ..Default::default()
+                },
             }
         };
         send(tx, Up::Resource(detail)).await;
@@ -471,7 +595,11 @@ fn bearer<T>(req: &mut Request<T>, token: &str) -> Result<()> {
 fn permanent(code: Code) -> bool {
     matches!(
         code,
-        Code::Unauthenticated | Code::PermissionDenied | Code::InvalidArgument | Code::FailedPrecondition | Code::NotFound
+        Code::Unauthenticated
+            | Code::PermissionDenied
+            | Code::InvalidArgument
+            | Code::FailedPrecondition
+            | Code::NotFound
     )
 }
 
@@ -488,7 +616,12 @@ impl Backoff {
     fn new(initial: Duration, max: Duration) -> Backoff {
         let mut b = [0u8; 8];
         let _ = getrandom::fill(&mut b);
-        Backoff { initial, max, ceiling: initial, seed: u64::from_le_bytes(b) | 1 }
+        Backoff {
+            initial,
+            max,
+            ceiling: initial,
+            seed: u64::from_le_bytes(b) | 1,
+        }
     }
 
     fn reset(&mut self) {
@@ -515,7 +648,12 @@ mod tests {
     fn backoff_grows_to_its_ceiling_and_resets() {
         let mut b = Backoff::new(Duration::from_millis(100), Duration::from_secs(2));
         let waits: Vec<Duration> = (0..12).map(|_| b.next()).collect();
-        assert!(waits.iter().all(|w| *w >= Duration::from_millis(50) && *w <= Duration::from_secs(2)), "{waits:?}");
+        assert!(
+            waits
+                .iter()
+                .all(|w| *w >= Duration::from_millis(50) && *w <= Duration::from_secs(2)),
+            "{waits:?}"
+        );
         assert_eq!(b.ceiling, Duration::from_secs(2));
         b.reset();
         assert!(b.next() <= Duration::from_millis(100));

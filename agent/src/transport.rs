@@ -38,10 +38,9 @@ pub async fn channel(config: &Config) -> Result<Channel> {
     };
     let proxy = config.proxy.clone().filter(|_| {
         let host = host_of(&config.hub_address);
-        !config
-            .no_proxy
-            .iter()
-            .any(|n| n == "*" || host == n || host.ends_with(&format!(".{}", n.trim_start_matches('.'))))
+        !config.no_proxy.iter().any(|n| {
+            n == "*" || host == n || host.ends_with(&format!(".{}", n.trim_start_matches('.')))
+        })
     });
     let dialer = Dialer { tls, proxy };
     // The URI says http even over TLS: the connector below does the TLS itself (with the
@@ -81,8 +80,12 @@ impl Dialer {
         let Some(tls) = &self.tls else {
             return Ok(Box::new(tcp));
         };
-        let name = ServerName::try_from(host.trim_start_matches('[').trim_end_matches(']').to_owned())
-            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+        let name = ServerName::try_from(
+            host.trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_owned(),
+        )
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
         let stream = tokio_rustls::TlsConnector::from(tls.clone())
             .connect(name, tcp)
             .await?;
@@ -95,7 +98,11 @@ async fn connect_via(proxy: &str, target: &str) -> std::io::Result<TcpStream> {
     let other = |m: String| std::io::Error::other(m);
     let authority = proxy
         .strip_prefix("http://")
-        .ok_or_else(|| other(format!("HTTPS_PROXY `{proxy}`: only http:// proxies are supported")))?
+        .ok_or_else(|| {
+            other(format!(
+                "HTTPS_PROXY `{proxy}`: only http:// proxies are supported"
+            ))
+        })?
         .trim_end_matches('/');
     let mut tcp = TcpStream::connect(authority).await?;
     tcp.write_all(format!("CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n\r\n").as_bytes())
@@ -104,14 +111,18 @@ async fn connect_via(proxy: &str, target: &str) -> std::io::Result<TcpStream> {
     let mut byte = [0u8; 1];
     while !head.ends_with(b"\r\n\r\n") {
         if head.len() > 8 * 1024 || tcp.read(&mut byte).await? == 0 {
-            return Err(other(format!("the proxy {authority} closed or sent an oversized answer to CONNECT")));
+            return Err(other(format!(
+                "the proxy {authority} closed or sent an oversized answer to CONNECT"
+            )));
         }
         head.push(byte[0]);
     }
     let status = String::from_utf8_lossy(&head);
     let line = status.lines().next().unwrap_or_default();
     if line.split_whitespace().nth(1) != Some("200") {
-        return Err(other(format!("the proxy {authority} refused CONNECT {target}: {line}")));
+        return Err(other(format!(
+            "the proxy {authority} refused CONNECT {target}: {line}"
+        )));
     }
     Ok(tcp)
 }
@@ -120,7 +131,9 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
-fn finish(builder: rustls::ConfigBuilder<ClientConfig, rustls::client::WantsClientCert>) -> Arc<ClientConfig> {
+fn finish(
+    builder: rustls::ConfigBuilder<ClientConfig, rustls::client::WantsClientCert>,
+) -> Arc<ClientConfig> {
     let mut config = builder.with_no_client_auth();
     config.alpn_protocols = vec![b"h2".to_vec()];
     Arc::new(config)
@@ -137,14 +150,19 @@ fn verifying(ca: Option<&std::path::Path>) -> Result<Arc<ClientConfig>> {
                 .with_context(|| format!("GATEHOUSE_HUB_CA_FILE: {} is not PEM", path.display()))?;
             let (added, _) = roots.add_parsable_certificates(certs);
             if added == 0 {
-                bail!("GATEHOUSE_HUB_CA_FILE: {} holds no usable certificate", path.display());
+                bail!(
+                    "GATEHOUSE_HUB_CA_FILE: {} holds no usable certificate",
+                    path.display()
+                );
             }
         }
         None => {
             let found = rustls_native_certs::load_native_certs();
             roots.add_parsable_certificates(found.certs);
             if roots.is_empty() {
-                bail!("no system CA certificates were found; set GATEHOUSE_HUB_CA_FILE to the hub's CA");
+                bail!(
+                    "no system CA certificates were found; set GATEHOUSE_HUB_CA_FILE to the hub's CA"
+                );
             }
         }
     }
@@ -190,7 +208,12 @@ impl ServerCertVerifier for AcceptAny {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
 
     fn verify_tls13_signature(
@@ -199,7 +222,12 @@ impl ServerCertVerifier for AcceptAny {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {

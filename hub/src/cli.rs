@@ -344,14 +344,28 @@ pub struct ServeArgs {
     pub agent_listen: String,
     /// The agent service's TLS certificate chain (PEM). Without it (and without
     /// --agent-plaintext) the hub generates a CA and certificate into <data>/agent-tls/.
-    #[arg(long, value_name = "FILE", env = "GATEHOUSE_AGENT_TLS_CERT", requires = "agent_tls_key")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "GATEHOUSE_AGENT_TLS_CERT",
+        requires = "agent_tls_key"
+    )]
     pub agent_tls_cert: Option<std::path::PathBuf>,
     /// The agent service's TLS private key (PEM).
-    #[arg(long, value_name = "FILE", env = "GATEHOUSE_AGENT_TLS_KEY", requires = "agent_tls_cert")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "GATEHOUSE_AGENT_TLS_KEY",
+        requires = "agent_tls_cert"
+    )]
     pub agent_tls_key: Option<std::path::PathBuf>,
     /// Serve agents without TLS: agent tokens then cross the network in the clear. For
     /// development on one machine only.
-    #[arg(long, env = "GATEHOUSE_AGENT_PLAINTEXT", conflicts_with = "agent_tls_cert")]
+    #[arg(
+        long,
+        env = "GATEHOUSE_AGENT_PLAINTEXT",
+        conflicts_with = "agent_tls_cert"
+    )]
     pub agent_plaintext: bool,
     /// The heartbeat interval agents are asked to keep, in seconds; past twice this a cluster
     /// shows Lagging.

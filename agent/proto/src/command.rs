@@ -215,8 +215,12 @@ impl fmt::Display for Refusal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Malformed(e) => write!(f, "the command is not a valid command spec: {e}"),
-            Self::Digest => f.write_str("the command's SHA-256 does not match its spec; it was altered on the way"),
-            Self::WrongCluster { named } => write!(f, "the command is for cluster `{named}`, not this one"),
+            Self::Digest => f.write_str(
+                "the command's SHA-256 does not match its spec; it was altered on the way",
+            ),
+            Self::WrongCluster { named } => {
+                write!(f, "the command is for cluster `{named}`, not this one")
+            }
             Self::Expired { expires_at } => write!(f, "the command expired at {expires_at}"),
             Self::Capability(c) => write!(
                 f,
@@ -264,11 +268,10 @@ impl CommandSpec {
                 named: spec.cluster,
             });
         }
-        let expires = DateTime::parse_from_rfc3339(&spec.expires_at).map_err(|_| {
-            Refusal::Expired {
+        let expires =
+            DateTime::parse_from_rfc3339(&spec.expires_at).map_err(|_| Refusal::Expired {
                 expires_at: spec.expires_at.clone(),
-            }
-        })?;
+            })?;
         if expires.with_timezone(&Utc) <= now {
             return Err(Refusal::Expired {
                 expires_at: spec.expires_at,
@@ -392,10 +395,20 @@ mod tests {
     fn shapes_are_checked() {
         let mut s = spec();
         s.params.clear();
-        assert!(s.check().unwrap_err().to_string().contains("params.replicas"));
+        assert!(
+            s.check()
+                .unwrap_err()
+                .to_string()
+                .contains("params.replicas")
+        );
         let mut s = spec();
         s.target.kind = "Application".into();
-        assert!(s.check().unwrap_err().to_string().contains("acts on a Deployment"));
+        assert!(
+            s.check()
+                .unwrap_err()
+                .to_string()
+                .contains("acts on a Deployment")
+        );
         let mut s = spec();
         s.kind = CommandKind::Rollback;
         s.target.kind = "Application".into();
@@ -404,9 +417,18 @@ mod tests {
 
     #[test]
     fn capabilities_parse_from_both_spellings() {
-        assert_eq!(Capability::parse("kubernetes.scale"), Some(Capability::KubernetesScale));
-        assert_eq!(Capability::parse("kubernetesScale"), Some(Capability::KubernetesScale));
-        assert_eq!(Capability::parse("argocdRead"), Some(Capability::ArgocdRead));
+        assert_eq!(
+            Capability::parse("kubernetes.scale"),
+            Some(Capability::KubernetesScale)
+        );
+        assert_eq!(
+            Capability::parse("kubernetesScale"),
+            Some(Capability::KubernetesScale)
+        );
+        assert_eq!(
+            Capability::parse("argocdRead"),
+            Some(Capability::ArgocdRead)
+        );
         assert_eq!(Capability::parse("nope"), None);
     }
 }

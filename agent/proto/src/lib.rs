@@ -8,7 +8,12 @@
 pub mod command;
 
 /// The generated `agent.v1` messages, client and server.
-#[allow(missing_docs, missing_debug_implementations, unreachable_pub, clippy::all)]
+#[allow(
+    missing_docs,
+    missing_debug_implementations,
+    unreachable_pub,
+    clippy::all
+)]
 pub mod v1 {
     tonic::include_proto!("agent.v1");
 }

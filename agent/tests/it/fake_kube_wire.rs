@@ -2,10 +2,9 @@
 //! from a kubeconfig file, with nothing set globally.
 
 use std::collections::BTreeMap;
-use std::pin::Pin;
 use std::time::Duration;
 
-use axum::body::HttpBody;
+use futures_util::{AsyncBufReadExt, StreamExt, TryStreamExt};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Event, Namespace, Pod, Secret};
@@ -13,10 +12,9 @@ use kube::api::{
     Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams, LogParams, Patch,
     PatchParams, PostParams, WatchEvent, WatchParams,
 };
-use kube::{Client, Resource, ResourceExt};
+use kube::{Client, ResourceExt};
 use serde_json::json;
 use tokio::time::timeout;
-use tokio_stream::StreamExt;
 
 use crate::fake_kube::{self, FakeKube};
 
@@ -585,28 +583,15 @@ async fn pod_logs_with_tail_lines_and_containers() {
     );
 }
 
-/// The next body chunk as text; None at the end of the stream.
-async fn next_chunk(body: &mut kube::client::Body) -> Option<String> {
-    let frame = std::future::poll_fn(|cx| Pin::new(&mut *body).poll_frame(cx)).await?;
-    let data = frame
-        .expect("a body frame")
-        .into_data()
-        .expect("a data frame");
-    Some(String::from_utf8(data.to_vec()).expect("UTF-8"))
-}
-
-/// Reads chunks until the text received so far contains `wanted`.
-async fn read_until(body: &mut kube::client::Body, received: &mut String, wanted: &str) {
-    timeout(Duration::from_secs(10), async {
-        while !received.contains(wanted) {
-            match next_chunk(body).await {
-                Some(chunk) => received.push_str(&chunk),
-                None => panic!("the stream ended before {wanted:?}; got {received:?}"),
-            }
-        }
-    })
-    .await
-    .unwrap_or_else(|_| panic!("no {wanted:?} within 10 s; got {received:?}"));
+/// The next line of a log stream, within 10 s; None at its end.
+async fn next_line<S>(lines: &mut S) -> Option<String>
+where
+    S: futures_util::TryStream<Ok = String, Error = std::io::Error> + Unpin,
+{
+    timeout(Duration::from_secs(10), lines.try_next())
+        .await
+        .expect("a log line or the end of the stream within 10 s")
+        .expect("reading the log stream")
 }
 
 #[tokio::test]
@@ -616,47 +601,26 @@ async fn followed_logs_stream_lines_appended_later_and_end_with_the_pod() {
         .put(fake_kube::pod("shop", "web-1", Some("web"), "web"));
     c.fake
         .append_log("shop", "web-1", "web", &["old-1", "old-2", "before"]);
-
-    // The exact request `Api::<Pod>::log_stream` sends, read frame by frame. (Reading the
-    // `AsyncBufRead` that `log_stream` returns needs the `futures` traits, which this crate does
-    // not depend on; the bytes on the wire are the same.)
+    let api: Api<Pod> = Api::namespaced(c.client.clone(), "shop");
     let params = LogParams {
         follow: true,
         tail_lines: Some(1),
         ..LogParams::default()
     };
-    let request = kube::api::Request::new(Pod::url_path(&(), Some("shop")))
-        .logs("web-1", &params)
-        .expect("request");
-    let response = timeout(
-        Duration::from_secs(10),
-        c.client.send(request.map(kube::client::Body::from)),
-    )
-    .await
-    .expect("headers in time")
-    .expect("response");
-    assert_eq!(response.status().as_u16(), 200);
-    let mut body = response.into_body();
-    let mut received = String::new();
-    read_until(&mut body, &mut received, "before\n").await;
-    assert_eq!(received, "before\n");
+    let stream = timeout(Duration::from_secs(10), api.log_stream("web-1", &params))
+        .await
+        .expect("headers in time")
+        .expect("log stream");
+    let mut lines = Box::pin(stream.lines());
+    assert_eq!(next_line(&mut lines).await.as_deref(), Some("before"));
 
     c.fake.append_log("shop", "web-1", "", &["after-1"]);
     c.fake.append_log("shop", "web-1", "web", &["after-2"]);
-    read_until(&mut body, &mut received, "after-2\n").await;
-    assert_eq!(received, "before\nafter-1\nafter-2\n");
+    assert_eq!(next_line(&mut lines).await.as_deref(), Some("after-1"));
+    assert_eq!(next_line(&mut lines).await.as_deref(), Some("after-2"));
 
     assert!(c.fake.delete("v1", "Pod", Some("shop"), "web-1"));
-    let rest = timeout(Duration::from_secs(10), async {
-        let mut rest = String::new();
-        while let Some(chunk) = next_chunk(&mut body).await {
-            rest.push_str(&chunk);
-        }
-        rest
-    })
-    .await
-    .expect("the stream ends once the pod is gone");
-    assert_eq!(rest, "");
+    assert_eq!(next_line(&mut lines).await, None);
     assert!(
         saw(
             &c.fake,
@@ -672,29 +636,29 @@ async fn followed_logs_stream_lines_appended_later_and_end_with_the_pod() {
 async fn followed_logs_end_when_the_server_is_dropped() {
     let c = cluster().await;
     c.fake.put(fake_kube::pod("shop", "web-1", None, "web"));
+    c.fake.append_log("shop", "web-1", "", &["hello"]);
+    let pods: Api<Pod> = Api::namespaced(c.client.clone(), "shop");
     let params = LogParams {
         follow: true,
+        timestamps: true,
         ..LogParams::default()
     };
-    let request = kube::api::Request::new(Pod::url_path(&(), Some("shop")))
-        .logs("web-1", &params)
-        .expect("request");
-    let response = c
-        .client
-        .send(request.map(kube::client::Body::from))
-        .await
-        .expect("response");
-    let mut body = response.into_body();
+    let stream = pods.log_stream("web-1", &params).await.expect("log stream");
+    let mut lines = Box::pin(stream.lines());
+    let first = next_line(&mut lines).await.expect("a line");
+    assert!(first.ends_with(" hello"), "{first}");
     let Cluster {
         fake,
         client: _client,
         _dir,
     } = c;
     drop(fake);
-    let end = timeout(Duration::from_secs(10), next_chunk(&mut body))
+    assert_eq!(next_line(&mut lines).await, None);
+    // Nothing answers any more, not even over a kept-alive connection.
+    let after = timeout(Duration::from_secs(10), pods.get("web-1"))
         .await
-        .expect("the stream ends");
-    assert_eq!(end, None);
+        .expect("an answer in time");
+    assert!(after.is_err(), "{after:?}");
 }
 
 fn applications(client: &Client) -> Api<DynamicObject> {

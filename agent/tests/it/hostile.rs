@@ -16,19 +16,32 @@ use crate::fake_kube::{self, FakeKube};
 use crate::procs::{Agent, Api, Hub};
 use crate::raw;
 
-fn spec(id: &str, cluster: &str, kind: CommandKind, ns: &str, name: &str, params: serde_json::Value, expires_in: i64) -> CommandSpec {
+fn spec(
+    id: &str,
+    cluster: &str,
+    kind: CommandKind,
+    ns: &str,
+    name: &str,
+    params: serde_json::Value,
+    expires_in: i64,
+) -> CommandSpec {
     let now = Utc::now();
     CommandSpec {
         id: id.into(),
         cluster_id: "c-1".into(),
         cluster: cluster.into(),
         kind,
-        target: Target { kind: kind.target_kind().into(), namespace: ns.into(), name: name.into() },
+        target: Target {
+            kind: kind.target_kind().into(),
+            namespace: ns.into(),
+            name: name.into(),
+        },
         params: serde_json::from_value(params).unwrap(),
         requested_by: "user:mallory".into(),
         decision_id: "dec_forged".into(),
         issued_at: now.to_rfc3339_opts(SecondsFormat::Secs, true),
-        expires_at: (now + chrono::Duration::seconds(expires_in)).to_rfc3339_opts(SecondsFormat::Secs, true),
+        expires_at: (now + chrono::Duration::seconds(expires_in))
+            .to_rfc3339_opts(SecondsFormat::Secs, true),
     }
 }
 
@@ -38,42 +51,142 @@ async fn the_agent_refuses_what_a_compromised_hub_sends() {
     let kube = FakeKube::start().await;
     kube.put(fake_kube::namespace("shop"));
     kube.put(fake_kube::deployment("shop", "api", 2));
-    kube.put(fake_kube::application("shop", "shop-api", "http://hub.example/git/shop", "apps/api", "Synced", "Healthy"));
+    kube.put(fake_kube::application(
+        "shop",
+        "shop-api",
+        "http://hub.example/git/shop",
+        "apps/api",
+        "Synced",
+        "Healthy",
+    ));
 
-    let good = spec("cmd-good", "prod-eu", CommandKind::Scale, "shop", "api", json!({"replicas": 3}), 300).seal();
-    let mut tampered = spec("cmd-tampered", "prod-eu", CommandKind::Scale, "shop", "api", json!({"replicas": 4}), 300).seal();
+    let good = spec(
+        "cmd-good",
+        "prod-eu",
+        CommandKind::Scale,
+        "shop",
+        "api",
+        json!({"replicas": 3}),
+        300,
+    )
+    .seal();
+    let mut tampered = spec(
+        "cmd-tampered",
+        "prod-eu",
+        CommandKind::Scale,
+        "shop",
+        "api",
+        json!({"replicas": 4}),
+        300,
+    )
+    .seal();
     tampered.spec = tampered.spec.replace("\"replicas\":4", "\"replicas\":40");
-    let expired = spec("cmd-expired", "prod-eu", CommandKind::Scale, "shop", "api", json!({"replicas": 5}), -5).seal();
-    let elsewhere = spec("cmd-elsewhere", "staging", CommandKind::Scale, "shop", "api", json!({"replicas": 6}), 300).seal();
-    let no_capability = spec("cmd-sync", "prod-eu", CommandKind::Sync, "shop", "shop-api", json!({}), 300).seal();
-    let over_limit = spec("cmd-huge", "prod-eu", CommandKind::Scale, "shop", "api", json!({"replicas": 500}), 300).seal();
-    let garbage = gatehouse_agent_proto::v1::ExecuteCommand { spec: "{not json".into(), spec_sha256: gatehouse_agent_proto::command::digest("{not json") };
-    let commands = vec![good.clone(), tampered, expired, elsewhere, no_capability, over_limit, good, garbage];
+    let expired = spec(
+        "cmd-expired",
+        "prod-eu",
+        CommandKind::Scale,
+        "shop",
+        "api",
+        json!({"replicas": 5}),
+        -5,
+    )
+    .seal();
+    let elsewhere = spec(
+        "cmd-elsewhere",
+        "staging",
+        CommandKind::Scale,
+        "shop",
+        "api",
+        json!({"replicas": 6}),
+        300,
+    )
+    .seal();
+    let no_capability = spec(
+        "cmd-sync",
+        "prod-eu",
+        CommandKind::Sync,
+        "shop",
+        "shop-api",
+        json!({}),
+        300,
+    )
+    .seal();
+    let over_limit = spec(
+        "cmd-huge",
+        "prod-eu",
+        CommandKind::Scale,
+        "shop",
+        "api",
+        json!({"replicas": 500}),
+        300,
+    )
+    .seal();
+    let garbage = gatehouse_agent_proto::v1::ExecuteCommand {
+        spec: "{not json".into(),
+        spec_sha256: gatehouse_agent_proto::command::digest("{not json"),
+    };
+    let commands = vec![
+        good.clone(),
+        tampered,
+        expired,
+        elsewhere,
+        no_capability,
+        over_limit,
+        good,
+        garbage,
+    ];
     let (address, mut heard) = raw::stand_in(commands).await;
 
     let agent = Agent::start(&[
         ("GATEHOUSE_HUB_ADDRESS", address),
         ("GATEHOUSE_HUB_PLAINTEXT", "true".into()),
-        ("GATEHOUSE_REGISTRATION_TOKEN", format!("ghqa_reg_{}", "a".repeat(64))),
+        (
+            "GATEHOUSE_REGISTRATION_TOKEN",
+            format!("ghqa_reg_{}", "a".repeat(64)),
+        ),
         ("GATEHOUSE_CLUSTER_NAME", "prod-eu".into()),
-        ("GATEHOUSE_AGENT_TOKEN_PATH", dir.path().join("agent.json").display().to_string()),
+        (
+            "GATEHOUSE_AGENT_TOKEN_PATH",
+            dir.path().join("agent.json").display().to_string(),
+        ),
         ("GATEHOUSE_CAPABILITIES", "observe,kubernetes.scale".into()),
-        ("KUBECONFIG", kube.kubeconfig(dir.path()).display().to_string()),
+        (
+            "KUBECONFIG",
+            kube.kubeconfig(dir.path()).display().to_string(),
+        ),
     ]);
     let (acks, mut results) = raw::acks(&mut heard, 8, Duration::from_secs(20)).await;
     let reason = |id: &str| {
-        let a = acks.get(id).unwrap_or_else(|| panic!("no ack for {id}: {acks:#?}\n{}", agent.log()));
+        let a = acks
+            .get(id)
+            .unwrap_or_else(|| panic!("no ack for {id}: {acks:#?}\n{}", agent.log()));
         assert!(!a.accepted || id == "cmd-good", "{id} was accepted");
         a.reason.clone()
     };
     assert!(acks["cmd-good"].accepted, "{acks:#?}");
-    assert!(reason("cmd-tampered").contains("does not match its spec"), "{acks:#?}");
+    assert!(
+        reason("cmd-tampered").contains("does not match its spec"),
+        "{acks:#?}"
+    );
     assert!(reason("cmd-expired").contains("expired"), "{acks:#?}");
-    assert!(reason("cmd-elsewhere").contains("for cluster `staging`"), "{acks:#?}");
-    assert!(reason("cmd-sync").contains("`argocd.write` capability"), "{acks:#?}");
+    assert!(
+        reason("cmd-elsewhere").contains("for cluster `staging`"),
+        "{acks:#?}"
+    );
+    assert!(
+        reason("cmd-sync").contains("`argocd.write` capability"),
+        "{acks:#?}"
+    );
     assert!(reason("cmd-huge").contains("limit of 100"), "{acks:#?}");
-    let replay = acks.iter().find(|(k, _)| k.starts_with("cmd-good#")).map(|(_, a)| a).expect("the replay was acknowledged");
-    assert!(!replay.accepted && replay.reason.contains("replays are refused"), "{replay:?}");
+    let replay = acks
+        .iter()
+        .find(|(k, _)| k.starts_with("cmd-good#"))
+        .map(|(_, a)| a)
+        .expect("the replay was acknowledged");
+    assert!(
+        !replay.accepted && replay.reason.contains("replays are refused"),
+        "{replay:?}"
+    );
     assert!(reason("").contains("not a valid command spec"), "{acks:#?}");
 
     // Exactly one change reached the cluster: the good command's.
@@ -85,11 +198,21 @@ async fn the_agent_refuses_what_a_compromised_hub_sends() {
         }
     }
     assert_eq!(results.len(), 1, "{results:?}");
-    assert!(results[0].succeeded && results[0].command_id == "cmd-good", "{results:?}");
-    assert_eq!(results[0].output, "deployment shop/api scaled from 2 to 3 replicas");
+    assert!(
+        results[0].succeeded && results[0].command_id == "cmd-good",
+        "{results:?}"
+    );
+    assert_eq!(
+        results[0].output,
+        "deployment shop/api scaled from 2 to 3 replicas"
+    );
     let patches = kube.patches();
     assert_eq!(patches.len(), 1, "{patches:#?}");
-    assert_eq!(kube.get("apps/v1", "Deployment", Some("shop"), "api").unwrap()["spec"]["replicas"], 3);
+    assert_eq!(
+        kube.get("apps/v1", "Deployment", Some("shop"), "api")
+            .unwrap()["spec"]["replicas"],
+        3
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -106,14 +229,32 @@ async fn the_hub_refuses_bad_agents_and_keeps_serving_the_others() {
     let e = raw::register(&hub, &reg_a, "prod-eu").await.unwrap_err();
     assert_eq!(e.code(), Code::Unauthenticated);
     assert!(e.message().contains("already used"), "{e:?}");
-    let fresh = api.ok("POST", "/api/v2/clusters/staging/join-token", serde_json::Value::Null).await;
-    let e = raw::register(&hub, fresh["registrationToken"].as_str().unwrap(), "prod-eu").await.unwrap_err();
+    let fresh = api
+        .ok(
+            "POST",
+            "/api/v2/clusters/staging/join-token",
+            serde_json::Value::Null,
+        )
+        .await;
+    let e = raw::register(
+        &hub,
+        fresh["registrationToken"].as_str().unwrap(),
+        "prod-eu",
+    )
+    .await
+    .unwrap_err();
     assert_eq!(e.code(), Code::InvalidArgument);
     assert!(e.message().contains("is for cluster `staging`"), "{e:?}");
     let e = raw::open(&hub, &reg_b, None, "staging").await.unwrap_err();
     assert_eq!(e.code(), Code::Unauthenticated, "{e:?}");
-    let e = raw::open(&hub, hub.token.as_deref().unwrap(), None, "prod-eu").await.unwrap_err();
-    assert_eq!(e.code(), Code::Unauthenticated, "an API token is not an agent token: {e:?}");
+    let e = raw::open(&hub, hub.token.as_deref().unwrap(), None, "prod-eu")
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e.code(),
+        Code::Unauthenticated,
+        "an API token is not an agent token: {e:?}"
+    );
 
     // A well-behaved session of cluster A stays up through everything below.
     let good = raw::connect(&hub, &token_a, "prod-eu").await.unwrap();
@@ -121,20 +262,35 @@ async fn the_hub_refuses_bad_agents_and_keeps_serving_the_others() {
     let heartbeats = tokio::spawn(async move {
         loop {
             tokio::time::sleep(Duration::from_millis(400)).await;
-            if beat.send(AgentMessage { body: Some(Up::Heartbeat(Default::default())) }).await.is_err() {
+            if beat
+                .send(AgentMessage {
+                    body: Some(Up::Heartbeat(Default::default())),
+                })
+                .await
+                .is_err()
+            {
                 break;
             }
         }
     });
 
     // Cluster B's token used as cluster A.
-    let e = raw::open(&hub, &token_b, None, "prod-eu").await.unwrap_err();
+    let e = raw::open(&hub, &token_b, None, "prod-eu")
+        .await
+        .unwrap_err();
     assert_eq!(e.code(), Code::PermissionDenied);
-    assert!(e.message().contains("belongs to cluster `staging`"), "{e:?}");
+    assert!(
+        e.message().contains("belongs to cluster `staging`"),
+        "{e:?}"
+    );
 
     // Not starting with hello.
-    let heartbeat = AgentMessage { body: Some(Up::Heartbeat(Default::default())) };
-    let e = raw::open(&hub, &token_b, Some(heartbeat), "staging").await.unwrap_err();
+    let heartbeat = AgentMessage {
+        body: Some(Up::Heartbeat(Default::default())),
+    };
+    let e = raw::open(&hub, &token_b, Some(heartbeat), "staging")
+        .await
+        .unwrap_err();
     assert_eq!(e.code(), Code::InvalidArgument);
 
     // A message without a body.
@@ -147,11 +303,20 @@ async fn the_hub_refuses_bad_agents_and_keeps_serving_the_others() {
     let mut s = raw::connect(&hub, &token_b, "staging").await.unwrap();
     let huge = InventorySnapshot {
         resources: (0..60_000)
-            .map(|i| ResourceSummary { r#type: "pods".into(), namespace: "x".repeat(40), name: format!("pod-{i:0>40}"), ..Default::default() })
+            .map(|i| ResourceSummary {
+                r#type: "pods".into(),
+                namespace: "x".repeat(40),
+                name: format!("pod-{i:0>40}"),
+                ..Default::default()
+            })
             .collect(),
         ..Default::default()
     };
-    let _ = s.tx.send(AgentMessage { body: Some(Up::Inventory(huge)) }).await;
+    let _ =
+        s.tx.send(AgentMessage {
+            body: Some(Up::Inventory(huge)),
+        })
+        .await;
     let end = raw::ended(&mut s, Duration::from_secs(10)).await;
     assert_ne!(end.code(), Code::Ok, "{end:?}");
 
@@ -162,8 +327,19 @@ async fn the_hub_refuses_bad_agents_and_keeps_serving_the_others() {
     assert!(end.message().contains("no heartbeat"), "{end:?}");
 
     // The good session is still served and Connected.
-    good.tx.send(AgentMessage { body: Some(Up::Heartbeat(Default::default())) }).await.unwrap();
-    let status = api.ok("GET", "/api/v2/clusters/prod-eu/status", serde_json::Value::Null).await;
+    good.tx
+        .send(AgentMessage {
+            body: Some(Up::Heartbeat(Default::default())),
+        })
+        .await
+        .unwrap();
+    let status = api
+        .ok(
+            "GET",
+            "/api/v2/clusters/prod-eu/status",
+            serde_json::Value::Null,
+        )
+        .await;
     assert_eq!(status["health"], "Connected", "{status:#}");
     assert_eq!(status["agentVersion"], "test");
     heartbeats.abort();

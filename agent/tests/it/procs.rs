@@ -61,7 +61,12 @@ impl Hub {
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data)
             .args(["--agent-listen", &format!("127.0.0.1:{agent_port}")])
-            .args(["--agent-heartbeat-seconds", "1", "--agent-timeout-seconds", "3"])
+            .args([
+                "--agent-heartbeat-seconds",
+                "1",
+                "--agent-timeout-seconds",
+                "3",
+            ])
             .args(flags)
             .env("GATEHOUSE_LOG", "info")
             .stdout(Stdio::piped())
@@ -81,7 +86,9 @@ impl Hub {
         let (mut token, mut agent_address) = (None, None);
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            let line = rx.recv_timeout(left).expect("the hub prints where it listens within 60 s");
+            let line = rx
+                .recv_timeout(left)
+                .expect("the hub prints where it listens within 60 s");
             if let Some(t) = line.split_whitespace().find(|w| w.starts_with("ghqu_")) {
                 token = Some(t.to_owned());
             }
@@ -109,7 +116,9 @@ impl Hub {
 
     /// Stops the hub with SIGTERM and waits (bounded) for it to exit.
     pub(crate) fn stop(mut self) {
-        let _ = Command::new("kill").arg(self.child.id().to_string()).status();
+        let _ = Command::new("kill")
+            .arg(self.child.id().to_string())
+            .status();
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
             if self.child.try_wait().unwrap().is_some() {
@@ -131,7 +140,11 @@ pub(crate) struct Api {
 
 impl Api {
     pub(crate) fn new(base: &str, token: &str) -> Api {
-        Api { http: reqwest::Client::new(), base: base.to_owned(), token: token.to_owned() }
+        Api {
+            http: reqwest::Client::new(),
+            base: base.to_owned(),
+            token: token.to_owned(),
+        }
     }
 
     /// Sends a request; returns the status and the body (JSON, or a string for text).
@@ -147,33 +160,53 @@ impl Api {
         let resp = req.send().await.unwrap();
         let status = resp.status().as_u16();
         let text = resp.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Json::String(text)))
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Json::String(text)),
+        )
     }
 
     /// A request that must succeed (2xx).
     pub(crate) async fn ok(&self, method: &str, path: &str, body: Json) -> Json {
         let body = if body.is_null() { None } else { Some(body) };
         let (status, out) = self.send(method, path, body).await;
-        assert!((200..300).contains(&status), "{method} {path}: {status} {out:#}");
+        assert!(
+            (200..300).contains(&status),
+            "{method} {path}: {status} {out:#}"
+        );
         out
     }
 
     /// Polls `path` until `pred` holds (bounded by `within`), returning the last body.
-    pub(crate) async fn until(&self, path: &str, within: Duration, pred: impl Fn(&Json) -> bool) -> Json {
+    pub(crate) async fn until(
+        &self,
+        path: &str,
+        within: Duration,
+        pred: impl Fn(&Json) -> bool,
+    ) -> Json {
         let deadline = Instant::now() + within;
         loop {
             let (_, body) = self.send("GET", path, None).await;
             if pred(&body) {
                 return body;
             }
-            assert!(Instant::now() < deadline, "GET {path}: condition not met within {within:?}; last: {body:#}");
+            assert!(
+                Instant::now() < deadline,
+                "GET {path}: condition not met within {within:?}; last: {body:#}"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 
     /// Registers a cluster; returns its registration token.
     pub(crate) async fn cluster(&self, name: &str) -> String {
-        let reg = self.ok("POST", "/api/v2/clusters", json!({ "name": name, "labels": { "tier": "production" } })).await;
+        let reg = self
+            .ok(
+                "POST",
+                "/api/v2/clusters",
+                json!({ "name": name, "labels": { "tier": "production" } }),
+            )
+            .await;
         reg["registrationToken"].as_str().unwrap().to_owned()
     }
 }
@@ -231,21 +264,14 @@ impl Agent {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        panic!("the agent did not exit within {within:?}; log:\n{}", self.log());
+        panic!(
+            "the agent did not exit within {within:?}; log:\n{}",
+            self.log()
+        );
     }
 
     /// Everything the agent logged so far.
     pub(crate) fn log(&self) -> String {
         self.log.lock().unwrap().join("\n")
-    }
-
-    /// The resident memory of the agent process (Linux), in KiB.
-    pub(crate) fn rss_kib(&self) -> Option<u64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.split_whitespace().next())
-            .and_then(|v| v.parse().ok())
     }
 }

@@ -54,32 +54,59 @@ pub(crate) struct Raw {
 }
 
 /// Opens `Connect` with `token` and sends `first` (a hello for `cluster` when `None`).
-pub(crate) async fn open(hub: &Hub, token: &str, first: Option<AgentMessage>, cluster: &str) -> Result<Raw, Status> {
-    let mut client = AgentHubClient::new(channel(hub).await).max_encoding_message_size(64 * 1024 * 1024);
+pub(crate) async fn open(
+    hub: &Hub,
+    token: &str,
+    first: Option<AgentMessage>,
+    cluster: &str,
+) -> Result<Raw, Status> {
+    let mut client =
+        AgentHubClient::new(channel(hub).await).max_encoding_message_size(64 * 1024 * 1024);
     let (tx, rx) = mpsc::channel(16);
-    tx.send(first.unwrap_or_else(|| hello(cluster))).await.unwrap();
+    tx.send(first.unwrap_or_else(|| hello(cluster)))
+        .await
+        .unwrap();
     let mut req = Request::new(ReceiverStream::new(rx));
-    req.metadata_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
+    req.metadata_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
     let resp = client.connect(req).await?;
-    Ok(Raw { tx, rx: resp.into_inner() })
+    Ok(Raw {
+        tx,
+        rx: resp.into_inner(),
+    })
 }
 
 /// Opens `Connect` and waits for the welcome: the hub accepted the session.
 pub(crate) async fn connect(hub: &Hub, token: &str, cluster: &str) -> Result<Raw, Status> {
     let mut raw = open(hub, token, None, cluster).await?;
     match tokio::time::timeout(Duration::from_secs(10), raw.rx.message()).await {
-        Ok(Ok(Some(HubMessage { body: Some(Down::Welcome(_)) }))) => Ok(raw),
-        Ok(Ok(other)) => Err(Status::unknown(format!("expected a welcome, got {other:?}"))),
+        Ok(Ok(Some(HubMessage {
+            body: Some(Down::Welcome(_)),
+        }))) => Ok(raw),
+        Ok(Ok(other)) => Err(Status::unknown(format!(
+            "expected a welcome, got {other:?}"
+        ))),
         Ok(Err(s)) => Err(s),
         Err(_) => Err(Status::deadline_exceeded("no welcome within 10 s")),
     }
 }
 
 /// Registers with a registration token; returns the agent token.
-pub(crate) async fn register(hub: &Hub, registration: &str, cluster: &str) -> Result<String, Status> {
+pub(crate) async fn register(
+    hub: &Hub,
+    registration: &str,
+    cluster: &str,
+) -> Result<String, Status> {
     let mut client = AgentHubClient::new(channel(hub).await);
-    let mut req = Request::new(RegisterRequest { cluster_name: cluster.to_owned(), agent_version: "test".into(), capabilities: vec![] });
-    req.metadata_mut().insert("authorization", format!("Bearer {registration}").parse().unwrap());
+    let mut req = Request::new(RegisterRequest {
+        cluster_name: cluster.to_owned(),
+        agent_version: "test".into(),
+        capabilities: vec![],
+    });
+    req.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {registration}").parse().unwrap(),
+    );
     Ok(client.register(req).await?.into_inner().agent_token)
 }
 
@@ -115,7 +142,10 @@ type Outbound = Pin<Box<dyn Stream<Item = Result<HubMessage, Status>> + Send>>;
 
 #[tonic::async_trait]
 impl AgentHub for StandIn {
-    async fn register(&self, req: Request<RegisterRequest>) -> Result<Response<RegisterResponse>, Status> {
+    async fn register(
+        &self,
+        req: Request<RegisterRequest>,
+    ) -> Result<Response<RegisterResponse>, Status> {
         let cluster = req.into_inner().cluster_name;
         Ok(Response::new(RegisterResponse {
             agent_token: format!("ghqa_{}", "b".repeat(64)),
@@ -127,13 +157,26 @@ impl AgentHub for StandIn {
 
     type ConnectStream = Outbound;
 
-    async fn connect(&self, req: Request<Streaming<AgentMessage>>) -> Result<Response<Outbound>, Status> {
+    async fn connect(
+        &self,
+        req: Request<Streaming<AgentMessage>>,
+    ) -> Result<Response<Outbound>, Status> {
         let mut inbound = req.into_inner();
         let (tx, rx) = mpsc::channel(64);
-        let welcome = HubMessage { body: Some(Down::Welcome(Welcome { cluster_id: "c-1".into(), cluster_name: "prod-eu".into(), heartbeat_interval_seconds: 1 })) };
+        let welcome = HubMessage {
+            body: Some(Down::Welcome(Welcome {
+                cluster_id: "c-1".into(),
+                cluster_name: "prod-eu".into(),
+                heartbeat_interval_seconds: 1,
+            })),
+        };
         tx.send(Ok(welcome)).await.unwrap();
         for c in &self.commands {
-            tx.send(Ok(HubMessage { body: Some(Down::Execute(c.clone())) })).await.unwrap();
+            tx.send(Ok(HubMessage {
+                body: Some(Down::Execute(c.clone())),
+            }))
+            .await
+            .unwrap();
         }
         let heard = self.heard.clone();
         tokio::spawn(async move {
@@ -170,7 +213,11 @@ pub(crate) async fn stand_in(commands: Vec<ExecuteCommand>) -> (String, mpsc::Re
 
 /// Collects acknowledgements by command id until `n` arrived (bounded), with the results that
 /// came meanwhile.
-pub(crate) async fn acks(rx: &mut mpsc::Receiver<Heard>, n: usize, within: Duration) -> (HashMap<String, CommandAck>, Vec<CommandResult>) {
+pub(crate) async fn acks(
+    rx: &mut mpsc::Receiver<Heard>,
+    n: usize,
+    within: Duration,
+) -> (HashMap<String, CommandAck>, Vec<CommandResult>) {
     let mut out = HashMap::new();
     let mut results = Vec::new();
     let mut order = 0usize;
@@ -178,12 +225,19 @@ pub(crate) async fn acks(rx: &mut mpsc::Receiver<Heard>, n: usize, within: Durat
     while out.len() < n {
         match tokio::time::timeout_at(deadline, rx.recv()).await {
             Ok(Some(Heard::Ack(a))) => {
-                let key = if out.contains_key(&a.command_id) { format!("{}#{order}", a.command_id) } else { a.command_id.clone() };
+                let key = if out.contains_key(&a.command_id) {
+                    format!("{}#{order}", a.command_id)
+                } else {
+                    a.command_id.clone()
+                };
                 order += 1;
                 out.insert(key, a);
             }
             Ok(Some(Heard::Result(r))) => results.push(r),
-            Ok(None) | Err(_) => panic!("only {} of {n} acknowledgements arrived: {out:#?}", out.len()),
+            Ok(None) | Err(_) => panic!(
+                "only {} of {n} acknowledgements arrived: {out:#?}",
+                out.len()
+            ),
         }
     }
     (out, results)

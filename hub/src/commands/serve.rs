@@ -18,7 +18,11 @@ fn agent_config(args: &ServeArgs) -> Result<AgentConfig> {
             format!("--agent-listen: `{addr}` is not an address (HOST:PORT) or `off`")
         })?),
     };
-    let tls = match (&args.agent_tls_cert, &args.agent_tls_key, args.agent_plaintext) {
+    let tls = match (
+        &args.agent_tls_cert,
+        &args.agent_tls_key,
+        args.agent_plaintext,
+    ) {
         (_, _, true) => AgentTls::Plaintext,
         (Some(cert), Some(key), false) => AgentTls::Files {
             cert: cert.clone(),

@@ -17,12 +17,12 @@ use serde_json::{Value as Json, json};
 
 use super::access::{Caller, Need, mint};
 use super::agents::{Health, commands};
-use axum::extract::Query;
 use super::error::{ApiError, ApiResult};
 use super::resources::{self, kind};
 use super::routes::{Params, Route, json, param, route};
 use super::store::{AuditEntry, TokenKind, Tx, now};
 use super::{Hub, REGISTRATION_TTL, blocking, body_json};
+use axum::extract::Query;
 
 /// A registration token and how to use it.
 #[derive(Debug, Serialize, JsonSchema)]
@@ -132,7 +132,7 @@ pub(crate) fn routes() -> Vec<Route> {
         .handler(commands::list),
         route(
             Method::GET,
-            "/api/v2/clusters/{name}/commands/{id}",
+            "/api/v2/clusters/{name}/commands/{command}",
             "clusters.commands.get",
             Need::OrgRead,
             "One command with its approvals, decisions, digest and output",
@@ -141,7 +141,7 @@ pub(crate) fn routes() -> Vec<Route> {
         .handler(commands::get),
         route(
             Method::POST,
-            "/api/v2/clusters/{name}/commands/{id}/approve",
+            "/api/v2/clusters/{name}/commands/{command}/approve",
             "clusters.commands.approve",
             Need::Authenticated,
             "Approve a command waiting for approvals; it is decided again and sent when allowed",
@@ -199,11 +199,15 @@ async fn status(
     path: Params,
 ) -> ApiResult<Response> {
     let name = param(&path, "name");
-    let (cluster, state) = blocking(&hub, move |tx| {
-        let cluster = cluster_named(tx, &caller, &name)?;
-        let state = tx.agent_state(&cluster.id)?;
-        Ok((cluster, state))
-    }, false)
+    let (cluster, state) = blocking(
+        &hub,
+        move |tx| {
+            let cluster = cluster_named(tx, &caller, &name)?;
+            let state = tx.agent_state(&cluster.id)?;
+            Ok((cluster, state))
+        },
+        false,
+    )
     .await?;
     let (health, session) = hub.agents.health(&cluster.id, &hub.config.agents);
     let state = state.unwrap_or_default();
@@ -212,7 +216,14 @@ async fn status(
             let (instant, at) = s.last_seen();
             (Some(at), Some(instant.elapsed().as_secs_f64()))
         }
-        None => (state.last_seen_at.clone(), state.last_seen_at.as_deref().and_then(seconds_since).map(|s| s as f64)),
+        None => (
+            state.last_seen_at.clone(),
+            state
+                .last_seen_at
+                .as_deref()
+                .and_then(seconds_since)
+                .map(|s| s as f64),
+        ),
     };
     let body = AgentStatus {
         cluster: cluster.name.clone(),
@@ -221,11 +232,25 @@ async fn status(
         last_seen_at: last_seen,
         last_seen_seconds_ago: ago,
         connected_at: session.as_ref().map(|s| s.connected_at.clone()),
-        connected_seconds: session.as_ref().and_then(|s| seconds_since(&s.connected_at)),
-        agent_uptime_seconds: session.as_ref().and(state.agent_started_at.as_deref()).and_then(seconds_since),
-        agent_version: session.as_ref().map(|s| s.agent_version.clone()).or(Some(state.agent_version.clone()).filter(|v| !v.is_empty())),
-        capabilities: session.as_ref().map(|s| s.capabilities.clone()).unwrap_or(state.capabilities),
-        allowed_namespaces: session.as_ref().map(|s| s.allowed_namespaces.clone()).unwrap_or(state.allowed_namespaces),
+        connected_seconds: session
+            .as_ref()
+            .and_then(|s| seconds_since(&s.connected_at)),
+        agent_uptime_seconds: session
+            .as_ref()
+            .and(state.agent_started_at.as_deref())
+            .and_then(seconds_since),
+        agent_version: session
+            .as_ref()
+            .map(|s| s.agent_version.clone())
+            .or(Some(state.agent_version.clone()).filter(|v| !v.is_empty())),
+        capabilities: session
+            .as_ref()
+            .map(|s| s.capabilities.clone())
+            .unwrap_or(state.capabilities),
+        allowed_namespaces: session
+            .as_ref()
+            .map(|s| s.allowed_namespaces.clone())
+            .unwrap_or(state.allowed_namespaces),
         heartbeat_interval_seconds: hub.config.agents.heartbeat.as_secs(),
     };
     Ok(AxumJson(body).into_response())
@@ -246,22 +271,28 @@ async fn inventory(
     Query(q): Query<InventoryQuery>,
 ) -> ApiResult<Response> {
     let name = param(&path, "name");
-    let n = name.clone();
-    let state = blocking(&hub, move |tx| {
-        let cluster = cluster_named(tx, &caller, &n)?;
-        Ok(tx.agent_state(&cluster.id)?)
-    }, false)
+    let state = blocking(
+        &hub,
+        move |tx| {
+            let cluster = cluster_named(tx, &caller, &name)?;
+            Ok(tx.agent_state(&cluster.id)?)
+        },
+        false,
+    )
     .await?;
-    let Some((mut inv, at)) = state.and_then(|s| s.inventory.zip(s.inventory_at)) else {
-        return Err(ApiError::conflict(
-            format!("Cluster `{name}`'s agent has not reported an inventory yet."),
-            "The agent reports one when it connects (with the observe capability) and then periodically.",
-        ));
-    };
+    // Before the agent's first report: an empty inventory with no report time.
+    let (mut inv, at) = state.and_then(|s| s.inventory.zip(s.inventory_at)).map_or(
+        (json!({ "namespaces": [], "resources": [] }), None),
+        |(i, t)| (i, Some(t)),
+    );
     if let Some(list) = inv.get_mut("resources").and_then(Json::as_array_mut) {
         list.retain(|r| {
-            q.namespace.as_deref().is_none_or(|n| r.get("namespace").and_then(Json::as_str) == Some(n))
-                && q.kind.as_deref().is_none_or(|k| r.get("type").and_then(Json::as_str) == Some(k))
+            q.namespace
+                .as_deref()
+                .is_none_or(|n| r.get("namespace").and_then(Json::as_str) == Some(n))
+                && q.kind
+                    .as_deref()
+                    .is_none_or(|k| r.get("type").and_then(Json::as_str) == Some(k))
         });
     }
     inv["reportedAt"] = json!(at);
@@ -274,10 +305,14 @@ async fn applications(
     path: Params,
 ) -> ApiResult<Response> {
     let name = param(&path, "name");
-    let state = blocking(&hub, move |tx| {
-        let cluster = cluster_named(tx, &caller, &name)?;
-        Ok(tx.agent_state(&cluster.id)?)
-    }, false)
+    let state = blocking(
+        &hub,
+        move |tx| {
+            let cluster = cluster_named(tx, &caller, &name)?;
+            Ok(tx.agent_state(&cluster.id)?)
+        },
+        false,
+    )
     .await?;
     let (items, at) = state
         .and_then(|s| s.applications.zip(s.applications_at))
@@ -286,7 +321,11 @@ async fn applications(
 }
 
 /// The live session of a named cluster, or 409 naming its health.
-async fn live(hub: &Hub, caller: &Caller, name: &str) -> ApiResult<std::sync::Arc<super::agents::Session>> {
+async fn live(
+    hub: &Hub,
+    caller: &Caller,
+    name: &str,
+) -> ApiResult<std::sync::Arc<super::agents::Session>> {
     let (c, n) = (caller.clone(), name.to_owned());
     let cluster = blocking(hub, move |tx| cluster_named(tx, &c, &n), false).await?;
     hub.agents.get(&cluster.id).ok_or_else(|| {
@@ -302,17 +341,43 @@ async fn inspect(
     Extension(caller): Extension<Caller>,
     path: Params,
 ) -> ApiResult<Response> {
-    let (name, plural, ns, object) = (param(&path, "name"), param(&path, "type"), param(&path, "namespace"), param(&path, "object"));
+    let (name, plural, ns, object) = (
+        param(&path, "name"),
+        param(&path, "type"),
+        param(&path, "namespace"),
+        param(&path, "object"),
+    );
     let session = live(&hub, &caller, &name).await?;
     let detail = session
         .inspect(&plural, &ns, &object, std::time::Duration::from_secs(15))
         .await
-        .ok_or_else(|| ApiError::gated(StatusCode::GATEWAY_TIMEOUT, "agent_timeout", format!("Cluster `{name}`'s agent did not answer within 15 s."), "Retry; check the cluster's status.".into(), Json::Null))?;
+        .ok_or_else(|| {
+            ApiError::gated(
+                StatusCode::GATEWAY_TIMEOUT,
+                "agent_timeout",
+                format!("Cluster `{name}`'s agent did not answer within 15 s."),
+                "Retry; check the cluster's status.".into(),
+                Json::Null,
+            )
+        })?;
     if !detail.error.is_empty() {
-        return Err(ApiError::gated(StatusCode::BAD_GATEWAY, "agent_error", format!("The agent could not read {plural}/{ns}/{object}: {}", detail.error), "Check the name, the type and the agent's RBAC profile.".into(), Json::Null));
+        return Err(ApiError::gated(
+            StatusCode::BAD_GATEWAY,
+            "agent_error",
+            format!(
+                "The agent could not read {plural}/{ns}/{object}: {}",
+                detail.error
+            ),
+            "Check the name, the type and the agent's RBAC profile.".into(),
+            Json::Null,
+        ));
     }
     let object: Json = serde_json::from_str(&detail.object).map_err(ApiError::internal)?;
-    let events: Vec<Json> = detail.events.iter().filter_map(|e| serde_json::from_str(e).ok()).collect();
+    let events: Vec<Json> = detail
+        .events
+        .iter()
+        .filter_map(|e| serde_json::from_str(e).ok())
+        .collect();
     Ok(AxumJson(json!({ "object": object, "events": events })).into_response())
 }
 
@@ -332,7 +397,11 @@ async fn logs(
     path: Params,
     Query(q): Query<LogQuery>,
 ) -> ApiResult<Response> {
-    let (name, ns, pod) = (param(&path, "name"), param(&path, "namespace"), param(&path, "pod"));
+    let (name, ns, pod) = (
+        param(&path, "name"),
+        param(&path, "namespace"),
+        param(&path, "pod"),
+    );
     let session = live(&hub, &caller, &name).await?;
     if !session.allowed_namespaces.iter().any(|n| n == &ns) {
         return Err(ApiError::forbidden(
@@ -350,22 +419,41 @@ async fn logs(
             follow: q.follow,
             limit_lines: q.limit.unwrap_or(0),
         })
-        .ok_or_else(|| ApiError::conflict("The agent's connection dropped.", "Retry when the cluster shows Connected."))?;
+        .ok_or_else(|| {
+            ApiError::conflict(
+                "The agent's connection dropped.",
+                "Retry when the cluster shows Connected.",
+            )
+        })?;
     // The first chunk decides the status: an error before any line is the request's failure.
     let first = tokio::time::timeout(std::time::Duration::from_secs(15), rx.recv())
         .await
         .ok()
         .flatten()
-        .ok_or_else(|| ApiError::gated(StatusCode::GATEWAY_TIMEOUT, "agent_timeout", format!("Cluster `{name}`'s agent did not start the log within 15 s."), "Retry; check the pod's name.".into(), Json::Null))?;
+        .ok_or_else(|| {
+            ApiError::gated(
+                StatusCode::GATEWAY_TIMEOUT,
+                "agent_timeout",
+                format!("Cluster `{name}`'s agent did not start the log within 15 s."),
+                "Retry; check the pod's name.".into(),
+                Json::Null,
+            )
+        })?;
     if first.lines.is_empty() && !first.error.is_empty() {
-        return Err(ApiError::gated(StatusCode::BAD_GATEWAY, "agent_error", first.error, "Check the pod and container names.".into(), Json::Null));
+        return Err(ApiError::gated(
+            StatusCode::BAD_GATEWAY,
+            "agent_error",
+            first.error,
+            "Check the pod and container names.".into(),
+            Json::Null,
+        ));
     }
     let stream = async_stream(first, rx);
-    Ok(Response::builder()
+    Response::builder()
         .header("content-type", "text/plain; charset=utf-8")
         .header("cache-control", "no-store")
         .body(axum::body::Body::from_stream(stream))
-        .map_err(ApiError::internal)?)
+        .map_err(ApiError::internal)
 }
 
 /// Turns log chunks into body bytes, ending after the chunk marked `eof`.

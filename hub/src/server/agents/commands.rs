@@ -22,9 +22,7 @@ use chrono::{SecondsFormat, Utc};
 use gatehouse_agent_proto::v1::hub_message::Body as Down;
 use gatehouse_agent_proto::v1::{CommandAck, CommandResult, RotateToken, TokenRotated};
 use gatehouse_agent_proto::{CommandKind, CommandSpec, Target};
-use gatehouse_engine::action::{
-    ACTION_VERSION, ClusterRef, Command, ObjectRef, Scope, Subject,
-};
+use gatehouse_engine::action::{ACTION_VERSION, ClusterRef, Command, ObjectRef, Scope, Subject};
 use gatehouse_engine::{Action, ActionKind, Outcome};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -137,9 +135,21 @@ fn cluster_of(tx: &Tx<'_>, caller: &Caller, name: &str) -> ApiResult<Resource> {
 }
 
 /// The `command` action for a stored command, decided as its requester.
-fn action(tx: &Tx<'_>, caller: &Caller, cluster: &Resource, c: &CommandRecord) -> ApiResult<Action> {
+fn action(
+    tx: &Tx<'_>,
+    caller: &Caller,
+    cluster: &Resource,
+    c: &CommandRecord,
+) -> ApiResult<Action> {
     let spec: ClusterSpec = serde_json::from_value(cluster.spec.clone()).unwrap_or_default();
-    let mut facts = governance::facts(tx, &caller.org, About { release: None, project: None })?;
+    let mut facts = governance::facts(
+        tx,
+        &caller.org,
+        About {
+            release: None,
+            project: None,
+        },
+    )?;
     for a in tx.command_approvals(&c.id)? {
         if let Some(actor) = governance::actor_now(tx, &caller.org.id, &a.user_id)? {
             facts.approvals.push(gatehouse_engine::action::Approval {
@@ -182,9 +192,23 @@ fn action(tx: &Tx<'_>, caller: &Caller, cluster: &Resource, c: &CommandRecord) -
             command: Some(Command {
                 kind: c.kind.clone(),
                 target: ObjectRef {
-                    kind: c.target.get("kind").and_then(Json::as_str).unwrap_or_default().to_owned(),
-                    namespace: c.target.get("namespace").and_then(Json::as_str).map(str::to_owned),
-                    name: c.target.get("name").and_then(Json::as_str).unwrap_or_default().to_owned(),
+                    kind: c
+                        .target
+                        .get("kind")
+                        .and_then(Json::as_str)
+                        .unwrap_or_default()
+                        .to_owned(),
+                    namespace: c
+                        .target
+                        .get("namespace")
+                        .and_then(Json::as_str)
+                        .map(str::to_owned),
+                    name: c
+                        .target
+                        .get("name")
+                        .and_then(Json::as_str)
+                        .unwrap_or_default()
+                        .to_owned(),
                 },
                 params: serde_json::from_value(c.params.clone()).unwrap_or_default(),
             }),
@@ -197,14 +221,25 @@ fn action(tx: &Tx<'_>, caller: &Caller, cluster: &Resource, c: &CommandRecord) -
 
 /// Seals a command for its cluster: the spec the agent will check and act on.
 fn seal(c: &mut CommandRecord, cluster: &Resource) -> ApiResult<()> {
-    let kind = CommandKind::parse(&c.kind).ok_or_else(|| ApiError::internal("a stored command kind is unknown"))?;
-    let s = |k: &str| c.target.get(k).and_then(Json::as_str).unwrap_or_default().to_owned();
+    let kind = CommandKind::parse(&c.kind)
+        .ok_or_else(|| ApiError::internal("a stored command kind is unknown"))?;
+    let s = |k: &str| {
+        c.target
+            .get(k)
+            .and_then(Json::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
     let spec = CommandSpec {
         id: c.id.clone(),
         cluster_id: cluster.id.clone(),
         cluster: cluster.name.clone(),
         kind,
-        target: Target { kind: s("kind"), namespace: s("namespace"), name: s("name") },
+        target: Target {
+            kind: s("kind"),
+            namespace: s("namespace"),
+            name: s("name"),
+        },
         params: serde_json::from_value(c.params.clone()).unwrap_or_default(),
         requested_by: c.requested_by.clone(),
         decision_id: c.decision_ids.last().cloned().unwrap_or_default(),
@@ -222,14 +257,25 @@ fn send(session: &Session, c: &mut CommandRecord) -> bool {
     let (Some(spec), Some(sha)) = (c.spec.clone(), c.spec_sha256.clone()) else {
         return false;
     };
-    let sent = session.send(Down::Execute(gatehouse_agent_proto::v1::ExecuteCommand { spec, spec_sha256: sha }));
+    let sent = session.send(Down::Execute(gatehouse_agent_proto::v1::ExecuteCommand {
+        spec,
+        spec_sha256: sha,
+    }));
     if sent {
         c.sent_at = Some(now());
     }
     sent
 }
 
-fn audit(tx: &Tx<'_>, org_id: &str, actor: &str, action: &str, cluster: &str, c: &CommandRecord, decision: Option<String>) -> ApiResult<()> {
+fn audit(
+    tx: &Tx<'_>,
+    org_id: &str,
+    actor: &str,
+    action: &str,
+    cluster: &str,
+    c: &CommandRecord,
+    decision: Option<String>,
+) -> ApiResult<()> {
     tx.audit_append(
         org_id,
         &AuditEntry {
@@ -257,11 +303,18 @@ pub(crate) async fn create(
     let name = param(&path, "name");
     let req: NewCommand = parse_typed(body_json(bytes)?)?;
     let kind = CommandKind::parse(&req.kind).ok_or_else(|| {
-        ApiError::invalid("type", format!("`{}` is not a command; use sync, rollback, restart or scale", req.kind))
+        ApiError::invalid(
+            "type",
+            format!(
+                "`{}` is not a command; use sync, rollback, restart or scale",
+                req.kind
+            ),
+        )
     })?;
     let target = json!({ "kind": kind.target_kind(), "namespace": req.target.namespace, "name": req.target.name });
     let created = now();
-    let expires = (Utc::now() + hub.config.agents.command_ttl).to_rfc3339_opts(SecondsFormat::Micros, true);
+    let expires =
+        (Utc::now() + hub.config.agents.command_ttl).to_rfc3339_opts(SecondsFormat::Micros, true);
     let mut record = CommandRecord {
         id: format!("cmd_{}", new_id()),
         org_id: caller.org.id.clone(),
@@ -290,23 +343,33 @@ pub(crate) async fn create(
         cluster_id: String::new(),
         cluster: name.clone(),
         kind,
-        target: Target { kind: kind.target_kind().into(), namespace: req.target.namespace.clone(), name: req.target.name.clone() },
+        target: Target {
+            kind: kind.target_kind().into(),
+            namespace: req.target.namespace.clone(),
+            name: req.target.name.clone(),
+        },
         params: req.params.clone(),
         requested_by: String::new(),
         decision_id: String::new(),
         issued_at: String::new(),
         expires_at: String::new(),
     };
-    probe.check().map_err(|e| ApiError::invalid("params", e.to_string()))?;
+    probe
+        .check()
+        .map_err(|e| ApiError::invalid("params", e.to_string()))?;
 
     let (c, n, r) = (caller.clone(), name.clone(), record.clone());
-    let (cluster, act) = blocking(&hub, move |tx| {
-        let cluster = cluster_of(tx, &c, &n)?;
-        let mut r = r;
-        r.cluster_id = cluster.id.clone();
-        let a = action(tx, &c, &cluster, &r)?;
-        Ok((cluster, a))
-    }, false)
+    let (cluster, act) = blocking(
+        &hub,
+        move |tx| {
+            let cluster = cluster_of(tx, &c, &n)?;
+            let mut r = r;
+            r.cluster_id = cluster.id.clone();
+            let a = action(tx, &c, &cluster, &r)?;
+            Ok((cluster, a))
+        },
+        false,
+    )
     .await?;
     record.cluster_id = cluster.id.clone();
     let verdict = governance::decide_each(&hub, vec![act]).await?;
@@ -314,7 +377,14 @@ pub(crate) async fn create(
     match verdict.outcome {
         Outcome::Deny => {
             record.state = "rejected".into();
-            record.output = Some(verdict.violations().iter().map(|v| v.message.clone()).collect::<Vec<_>>().join("; "));
+            record.output = Some(
+                verdict
+                    .violations()
+                    .iter()
+                    .map(|v| v.message.clone())
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            );
             record.finished_at = Some(now());
         }
         Outcome::Pending => {}
@@ -324,23 +394,49 @@ pub(crate) async fn create(
         }
     }
     let session = hub.agents.get(&cluster.id);
-    if record.approved && let Some(s) = &session {
+    if record.approved
+        && let Some(s) = &session
+    {
         send(s, &mut record);
     }
-    let (c, v, rec, cl) = (caller.clone(), verdict.clone(), record.clone(), cluster.clone());
-    let shown = blocking(&hub, move |tx| {
-        governance::record(tx, &c.org.id, &v, None)?;
-        tx.command_insert(&rec)?;
-        let action = if rec.state == "rejected" { "clusters.command.rejected" } else { "clusters.command" };
-        audit(tx, &c.org.id, &c.actor(), action, &cl.name, &rec, rec.decision_ids.last().cloned())?;
-        view(tx, &cl.name, &rec)
-    }, true)
+    let (c, v, rec, cl) = (
+        caller.clone(),
+        verdict.clone(),
+        record.clone(),
+        cluster.clone(),
+    );
+    let shown = blocking(
+        &hub,
+        move |tx| {
+            governance::record(tx, &c.org.id, &v, None)?;
+            tx.command_insert(&rec)?;
+            let action = if rec.state == "rejected" {
+                "clusters.command.rejected"
+            } else {
+                "clusters.command"
+            };
+            audit(
+                tx,
+                &c.org.id,
+                &c.actor(),
+                action,
+                &cl.name,
+                &rec,
+                rec.decision_ids.last().cloned(),
+            )?;
+            view(tx, &cl.name, &rec)
+        },
+        true,
+    )
     .await?;
     if record.state == "rejected" {
         return Err(ApiError::gated(
             StatusCode::FORBIDDEN,
             "command_denied",
-            format!("The policies deny this command: {}", record.output.clone().unwrap_or_default()),
+            format!(
+                "The policies deny this command: {}",
+                record.output.clone().unwrap_or_default()
+            ),
             "Change the command, or ask for a break-glass session if this is an emergency.".into(),
             json!({ "command": shown, "decision": verdict.summary() }),
         ));
@@ -351,34 +447,56 @@ pub(crate) async fn create(
     Ok((StatusCode::ACCEPTED, AxumJson(body)).into_response())
 }
 
-/// `POST /api/v2/clusters/{name}/commands/{id}/approve`
+/// `POST /api/v2/clusters/{name}/commands/{command}/approve`
 pub(crate) async fn approve(
     State(hub): State<Hub>,
     Extension(caller): Extension<Caller>,
     path: Params,
     bytes: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Response> {
-    let (name, id) = (param(&path, "name"), param(&path, "id"));
+    let (name, id) = (param(&path, "name"), param(&path, "command"));
     let req: ApproveCommand = match body_json(bytes) {
         Ok(v) => parse_typed(v)?,
         Err(_) => ApproveCommand::default(),
     };
-    let Who::User { id: user_id, name: user_name, .. } = caller.principal.clone() else {
-        return Err(ApiError::forbidden("Service accounts cannot approve commands.", "Approve with a personal token."));
+    let Who::User {
+        id: user_id,
+        name: user_name,
+        ..
+    } = caller.principal.clone()
+    else {
+        return Err(ApiError::forbidden(
+            "Service accounts cannot approve commands.",
+            "Approve with a personal token.",
+        ));
     };
     let (c, n, i) = (caller.clone(), name.clone(), id.clone());
-    let (cluster, record) = blocking(&hub, move |tx| {
-        let cluster = cluster_of(tx, &c, &n)?;
-        let record = tx
-            .command(&c.org.id, &i)?
-            .filter(|r| r.cluster_id == cluster.id)
-            .ok_or_else(|| ApiError::not_found(format_args!("command `{i}` on cluster `{n}`")))?;
-        Ok((cluster, record))
-    }, false)
+    let (cluster, record) = blocking(
+        &hub,
+        move |tx| {
+            let cluster = cluster_of(tx, &c, &n)?;
+            let record = tx
+                .command(&c.org.id, &i)?
+                .filter(|r| r.cluster_id == cluster.id)
+                .ok_or_else(|| {
+                    ApiError::not_found(format_args!("command `{i}` on cluster `{n}`"))
+                })?;
+            Ok((cluster, record))
+        },
+        false,
+    )
     .await?;
     if record.state != "pending" || record.approved {
         return Err(ApiError::conflict(
-            format!("Command `{id}` is {}{}; there is nothing to approve.", record.state, if record.approved { " and already approved" } else { "" }),
+            format!(
+                "Command `{id}` is {}{}; there is nothing to approve.",
+                record.state,
+                if record.approved {
+                    " and already approved"
+                } else {
+                    ""
+                }
+            ),
             "Only pending commands waiting for approvals can be approved.",
         ));
     }
@@ -395,13 +513,25 @@ pub(crate) async fn approve(
         at: now(),
         decision_id: String::new(),
     };
-    let (c, cl, rec, a) = (caller.clone(), cluster.clone(), record.clone(), approval.clone());
-    let act = blocking(&hub, move |tx| {
-        if !tx.command_approve(&rec.id, &a)? {
-            return Err(ApiError::conflict("You have already approved this command.", "One approval per person counts."));
-        }
-        action(tx, &c, &cl, &rec)
-    }, true)
+    let (c, cl, rec, a) = (
+        caller.clone(),
+        cluster.clone(),
+        record.clone(),
+        approval.clone(),
+    );
+    let act = blocking(
+        &hub,
+        move |tx| {
+            if !tx.command_approve(&rec.id, &a)? {
+                return Err(ApiError::conflict(
+                    "You have already approved this command.",
+                    "One approval per person counts.",
+                ));
+            }
+            action(tx, &c, &cl, &rec)
+        },
+        true,
+    )
     .await?;
     let verdict = governance::decide_each(&hub, vec![act]).await?;
     let mut record = record;
@@ -416,18 +546,42 @@ pub(crate) async fn approve(
         }
         Outcome::Deny => {
             record.state = "rejected".into();
-            record.output = Some(verdict.violations().iter().map(|v| v.message.clone()).collect::<Vec<_>>().join("; "));
+            record.output = Some(
+                verdict
+                    .violations()
+                    .iter()
+                    .map(|v| v.message.clone())
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            );
             record.finished_at = Some(now());
         }
         Outcome::Pending => {}
     }
-    let (c, v, rec, cl) = (caller.clone(), verdict.clone(), record.clone(), cluster.clone());
-    let shown = blocking(&hub, move |tx| {
-        governance::record(tx, &c.org.id, &v, None)?;
-        tx.command_update(&rec)?;
-        audit(tx, &c.org.id, &c.actor(), "clusters.command.approve", &cl.name, &rec, rec.decision_ids.last().cloned())?;
-        view(tx, &cl.name, &rec)
-    }, true)
+    let (c, v, rec, cl) = (
+        caller.clone(),
+        verdict.clone(),
+        record.clone(),
+        cluster.clone(),
+    );
+    let shown = blocking(
+        &hub,
+        move |tx| {
+            governance::record(tx, &c.org.id, &v, None)?;
+            tx.command_update(&rec)?;
+            audit(
+                tx,
+                &c.org.id,
+                &c.actor(),
+                "clusters.command.approve",
+                &cl.name,
+                &rec,
+                rec.decision_ids.last().cloned(),
+            )?;
+            view(tx, &cl.name, &rec)
+        },
+        true,
+    )
     .await?;
     let mut body = serde_json::to_value(&shown).map_err(ApiError::internal)?;
     body["waitingFor"] = json!(verdict.waiting_for());
@@ -451,32 +605,47 @@ pub(crate) async fn list(
     Query(q): Query<CommandQuery>,
 ) -> ApiResult<Response> {
     let name = param(&path, "name");
-    let items = blocking(&hub, move |tx| {
-        let cluster = cluster_of(tx, &caller, &name)?;
-        tx.commands(&caller.org.id, &cluster.id, q.state.as_deref(), q.limit.unwrap_or(100).clamp(1, 1000))?
+    let items = blocking(
+        &hub,
+        move |tx| {
+            let cluster = cluster_of(tx, &caller, &name)?;
+            tx.commands(
+                &caller.org.id,
+                &cluster.id,
+                q.state.as_deref(),
+                q.limit.unwrap_or(100).clamp(1, 1000),
+            )?
             .iter()
             .map(|c| view(tx, &cluster.name, c))
             .collect::<ApiResult<Vec<_>>>()
-    }, false)
+        },
+        false,
+    )
     .await?;
     Ok(AxumJson(json!({ "items": items })).into_response())
 }
 
-/// `GET /api/v2/clusters/{name}/commands/{id}`
+/// `GET /api/v2/clusters/{name}/commands/{command}`
 pub(crate) async fn get(
     State(hub): State<Hub>,
     Extension(caller): Extension<Caller>,
     path: Params,
 ) -> ApiResult<Response> {
-    let (name, id) = (param(&path, "name"), param(&path, "id"));
-    let shown = blocking(&hub, move |tx| {
-        let cluster = cluster_of(tx, &caller, &name)?;
-        let c = tx
-            .command(&caller.org.id, &id)?
-            .filter(|r| r.cluster_id == cluster.id)
-            .ok_or_else(|| ApiError::not_found(format_args!("command `{id}` on cluster `{name}`")))?;
-        view(tx, &cluster.name, &c)
-    }, false)
+    let (name, id) = (param(&path, "name"), param(&path, "command"));
+    let shown = blocking(
+        &hub,
+        move |tx| {
+            let cluster = cluster_of(tx, &caller, &name)?;
+            let c = tx
+                .command(&caller.org.id, &id)?
+                .filter(|r| r.cluster_id == cluster.id)
+                .ok_or_else(|| {
+                    ApiError::not_found(format_args!("command `{id}` on cluster `{name}`"))
+                })?;
+            view(tx, &cluster.name, &c)
+        },
+        false,
+    )
     .await?;
     Ok(AxumJson(shown).into_response())
 }
@@ -489,27 +658,41 @@ pub(crate) async fn dispatch_due(hub: &Hub, session: &Arc<Session>) {
     let (cluster_id, name) = (session.cluster_id.clone(), session.cluster_name.clone());
     let s = session.clone();
     let h = hub.clone();
-    let _ = blocking(hub, move |tx| {
-        let at = now();
-        for mut c in tx.commands_due(&cluster_id)? {
-            if c.sent_at.is_some() && c.state != "pending" {
-                continue;
+    let _ = blocking(
+        hub,
+        move |tx| {
+            let at = now();
+            for mut c in tx.commands_due(&cluster_id)? {
+                if c.sent_at.is_some() && c.state != "pending" {
+                    continue;
+                }
+                if c.expires_at.as_str() <= at.as_str() {
+                    c.state = "failed".into();
+                    c.output = Some(
+                        "the command expired before the agent was connected to receive it".into(),
+                    );
+                    c.finished_at = Some(at.clone());
+                    tx.command_update(&c)?;
+                    audit(
+                        tx,
+                        &c.org_id,
+                        "system",
+                        "clusters.command.expired",
+                        &name,
+                        &c,
+                        None,
+                    )?;
+                    continue;
+                }
+                if send(&s, &mut c) {
+                    tx.command_update(&c)?;
+                }
             }
-            if c.expires_at.as_str() <= at.as_str() {
-                c.state = "failed".into();
-                c.output = Some("the command expired before the agent was connected to receive it".into());
-                c.finished_at = Some(at.clone());
-                tx.command_update(&c)?;
-                audit(tx, &c.org_id, "system", "clusters.command.expired", &name, &c, None)?;
-                continue;
-            }
-            if send(&s, &mut c) {
-                tx.command_update(&c)?;
-            }
-        }
-        drop(h);
-        Ok(())
-    }, true)
+            drop(h);
+            Ok(())
+        },
+        true,
+    )
     .await;
 }
 
@@ -519,7 +702,11 @@ fn agent_update(
     id: String,
     change: impl FnOnce(&mut CommandRecord) -> Option<&'static str> + Send + 'static,
 ) -> impl std::future::Future<Output = ()> + Send + 'static {
-    let (org, cluster_id, name) = (session.org_id.clone(), session.cluster_id.clone(), session.cluster_name.clone());
+    let (org, cluster_id, name) = (
+        session.org_id.clone(),
+        session.cluster_id.clone(),
+        session.cluster_name.clone(),
+    );
     let hub = hub.clone();
     async move {
         let result = blocking(&hub, move |tx| {
@@ -566,10 +753,19 @@ pub(crate) async fn finished(hub: &Hub, session: &Arc<Session>, result: CommandR
         if c.state != "executing" && c.state != "pending" {
             return None;
         }
-        c.state = if result.succeeded { "completed" } else { "failed" }.into();
+        c.state = if result.succeeded {
+            "completed"
+        } else {
+            "failed"
+        }
+        .into();
         c.output = Some(result.output);
         c.finished_at = Some(now());
-        Some(if result.succeeded { "clusters.command.completed" } else { "clusters.command.failed" })
+        Some(if result.succeeded {
+            "clusters.command.completed"
+        } else {
+            "clusters.command.failed"
+        })
     })
     .await;
 }
@@ -579,36 +775,57 @@ pub(crate) async fn finished(hub: &Hub, session: &Arc<Session>, result: CommandR
 pub(crate) async fn rotate(hub: &Hub, caller: &Caller, cluster: &Resource) -> ApiResult<Json> {
     let session = hub.agents.get(&cluster.id).ok_or_else(|| {
         ApiError::conflict(
-            format!("Cluster `{}`'s agent is not connected, so it cannot receive a new token.", cluster.name),
+            format!(
+                "Cluster `{}`'s agent is not connected, so it cannot receive a new token.",
+                cluster.name
+            ),
             "Retry when the cluster shows Connected; the agent's current token keeps working.",
         )
     })?;
     if !session.capabilities.iter().any(|c| c == "token.rotate") {
         return Err(ApiError::conflict(
-            format!("Cluster `{}`'s agent was installed without the token.rotate capability.", cluster.name),
+            format!(
+                "Cluster `{}`'s agent was installed without the token.rotate capability.",
+                cluster.name
+            ),
             "Enable capabilities.tokenRotate in the agent's chart, or re-register it with a join token.",
         ));
     }
-    let grace_until = (Utc::now() + hub.config.agents.rotation_grace).to_rfc3339_opts(SecondsFormat::Micros, true);
+    let grace_until = (Utc::now() + hub.config.agents.rotation_grace)
+        .to_rfc3339_opts(SecondsFormat::Micros, true);
     let (c, cl, g) = (caller.clone(), cluster.clone(), grace_until.clone());
-    let minted = blocking(hub, move |tx| {
-        let at = now();
-        for t in tx.tokens_of(&c.org.id, TokenKind::Agent, &cl.id)? {
-            if t.usable(&at) {
-                tx.token_expire(&t.id, &g)?;
+    let minted = blocking(
+        hub,
+        move |tx| {
+            let at = now();
+            for t in tx.tokens_of(&c.org.id, TokenKind::Agent, &cl.id)? {
+                if t.usable(&at) {
+                    tx.token_expire(&t.id, &g)?;
+                }
             }
-        }
-        let minted = mint(&c.org.id, TokenKind::Agent, &cl.id, "agent", &c.actor(), None)?;
-        tx.token_insert(&minted.record)?;
-        tx.audit_append(&c.org.id, &AuditEntry {
-            actor: c.actor(),
-            action: "clusters.rotate-token".into(),
-            resource: format!("cluster/{}", cl.name),
-            after: Some(json!({ "tokenId": minted.record.id, "oldTokensValidUntil": g })),
-            ..AuditEntry::default()
-        })?;
-        Ok(minted)
-    }, true)
+            let minted = mint(
+                &c.org.id,
+                TokenKind::Agent,
+                &cl.id,
+                "agent",
+                &c.actor(),
+                None,
+            )?;
+            tx.token_insert(&minted.record)?;
+            tx.audit_append(
+                &c.org.id,
+                &AuditEntry {
+                    actor: c.actor(),
+                    action: "clusters.rotate-token".into(),
+                    resource: format!("cluster/{}", cl.name),
+                    after: Some(json!({ "tokenId": minted.record.id, "oldTokensValidUntil": g })),
+                    ..AuditEntry::default()
+                },
+            )?;
+            Ok(minted)
+        },
+        true,
+    )
     .await?;
     if !session.send(Down::RotateToken(RotateToken {
         token_id: minted.record.id.clone(),
@@ -625,7 +842,11 @@ pub(crate) async fn rotate(hub: &Hub, caller: &Caller, cluster: &Resource) -> Ap
 
 /// The agent stored its new token: every other agent token of the cluster is revoked now.
 pub(crate) async fn token_rotated(hub: &Hub, session: &Arc<Session>, r: TokenRotated) {
-    let (org, cluster_id, name) = (session.org_id.clone(), session.cluster_id.clone(), session.cluster_name.clone());
+    let (org, cluster_id, name) = (
+        session.org_id.clone(),
+        session.cluster_id.clone(),
+        session.cluster_name.clone(),
+    );
     let result = blocking(hub, move |tx| {
         let at = now();
         let tokens = tx.tokens_of(&org, TokenKind::Agent, &cluster_id)?;

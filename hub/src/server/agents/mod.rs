@@ -195,7 +195,10 @@ impl Session {
             },
         ));
         let answer = if sent {
-            tokio::time::timeout(within, rx).await.ok().and_then(Result::ok)
+            tokio::time::timeout(within, rx)
+                .await
+                .ok()
+                .and_then(Result::ok)
         } else {
             None
         };
@@ -205,7 +208,10 @@ impl Session {
 
     /// Asks the agent for a pod's log; chunks arrive on the returned channel until one has
     /// `eof` set.
-    pub(crate) fn logs(&self, mut request: gatehouse_agent_proto::v1::StreamLogs) -> Option<mpsc::Receiver<LogChunk>> {
+    pub(crate) fn logs(
+        &self,
+        mut request: gatehouse_agent_proto::v1::StreamLogs,
+    ) -> Option<mpsc::Receiver<LogChunk>> {
         let id = format!("req_{}", super::store::new_id());
         request.request_id = id.clone();
         let (tx, rx) = mpsc::channel(64);
@@ -264,7 +270,9 @@ impl Agents {
             .unwrap_or_else(|p| p.into_inner())
             .insert(o.cluster_id, session.clone());
         if let Some(old) = old {
-            old.close_with(Status::aborted("a newer connection of this cluster's agent replaced this one"));
+            old.close_with(Status::aborted(
+                "a newer connection of this cluster's agent replaced this one",
+            ));
             old.replaced.notify_one();
         }
         session
@@ -300,7 +308,10 @@ impl Agents {
 
     /// How many sessions are open.
     pub(crate) fn count(&self) -> usize {
-        self.sessions.lock().unwrap_or_else(|p| p.into_inner()).len()
+        self.sessions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .len()
     }
 
     /// Every live session (for the periodic last-seen flush).
@@ -314,7 +325,11 @@ impl Agents {
     }
 
     /// A cluster's health under `config`, with its live session if any.
-    pub(crate) fn health(&self, cluster_id: &str, config: &AgentConfig) -> (Health, Option<Arc<Session>>) {
+    pub(crate) fn health(
+        &self,
+        cluster_id: &str,
+        config: &AgentConfig,
+    ) -> (Health, Option<Arc<Session>>) {
         let Some(session) = self.get(cluster_id) else {
             return (Health::Disconnected, None);
         };

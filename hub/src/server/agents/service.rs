@@ -45,7 +45,10 @@ fn bearer<T>(req: &Request<T>) -> Result<String, Status> {
     req.metadata()
         .get("authorization")
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
         .map(|t| t.trim().to_owned())
         .ok_or_else(|| Status::unauthenticated("send `authorization: Bearer <token>`"))
 }
@@ -77,7 +80,9 @@ fn internal<E: std::fmt::Display>(e: E) -> Status {
 /// The cluster an agent token belongs to: (org id, cluster, token id).
 async fn agent_of(hub: &Hub, token: String) -> Result<(String, Resource, String), Status> {
     if !token.starts_with(AGENT_TOKEN_PREFIX) || token.starts_with(REGISTRATION_TOKEN_PREFIX) {
-        return Err(Status::unauthenticated("the bearer token is not an agent token (ghqa_…)"));
+        return Err(Status::unauthenticated(
+            "the bearer token is not an agent token (ghqa_…)",
+        ));
     }
     store(hub, false, move |tx| {
         let record = tx
@@ -86,7 +91,9 @@ async fn agent_of(hub: &Hub, token: String) -> Result<(String, Resource, String)
             .filter(|t| t.kind == TokenKind::Agent)
             .ok_or_else(|| Status::unauthenticated("the agent token is not known to this hub"))?;
         if !record.usable(&now()) {
-            return Err(Status::unauthenticated("the agent token has expired or was revoked; re-issue a join token for the cluster"));
+            return Err(Status::unauthenticated(
+                "the agent token has expired or was revoked; re-issue a join token for the cluster",
+            ));
         }
         let cluster = tx
             .resource_by_id(&record.org_id, &record.subject)
@@ -101,13 +108,21 @@ type Outbound = Pin<Box<dyn Stream<Item = Result<HubMessage, Status>> + Send>>;
 
 #[tonic::async_trait]
 impl AgentHub for Service {
-    async fn register(&self, req: Request<RegisterRequest>) -> Result<Response<RegisterResponse>, Status> {
+    async fn register(
+        &self,
+        req: Request<RegisterRequest>,
+    ) -> Result<Response<RegisterResponse>, Status> {
         let token = bearer(&req)?;
         let peer = req.remote_addr();
         let body = req.into_inner();
         if !token.starts_with(REGISTRATION_TOKEN_PREFIX) {
-            tracing::warn!(?peer, "agent registration refused: not a registration token");
-            return Err(Status::unauthenticated("the bearer token is not a registration token (ghqa_reg_…)"));
+            tracing::warn!(
+                ?peer,
+                "agent registration refused: not a registration token"
+            );
+            return Err(Status::unauthenticated(
+                "the bearer token is not a registration token (ghqa_reg_…)",
+            ));
         }
         let result = store(&self.hub, true, move |tx| {
             let record = tx
@@ -176,7 +191,10 @@ impl AgentHub for Service {
 
     type ConnectStream = Outbound;
 
-    async fn connect(&self, req: Request<Streaming<AgentMessage>>) -> Result<Response<Outbound>, Status> {
+    async fn connect(
+        &self,
+        req: Request<Streaming<AgentMessage>>,
+    ) -> Result<Response<Outbound>, Status> {
         let peer = req.remote_addr();
         let token = bearer(&req)?;
         let (org_id, cluster, _token_id) = agent_of(&self.hub, token).await.inspect_err(|s| {
@@ -184,11 +202,33 @@ impl AgentHub for Service {
         })?;
         let mut inbound = req.into_inner();
         let hello = match tokio::time::timeout(HELLO_WITHIN, inbound.message()).await {
-            Ok(Ok(Some(AgentMessage { body: Some(Up::Hello(h)) }))) => h,
-            Ok(Ok(Some(_))) => return Err(refuse(&cluster.name, Status::invalid_argument("the first message on the stream must be hello"))),
-            Ok(Ok(None)) => return Err(refuse(&cluster.name, Status::cancelled("the agent closed the stream before saying hello"))),
-            Ok(Err(s)) => return Err(refuse(&cluster.name, Status::invalid_argument(format!("unreadable first message: {}", s.message())))),
-            Err(_) => return Err(refuse(&cluster.name, Status::deadline_exceeded("no hello within 10 s"))),
+            Ok(Ok(Some(AgentMessage {
+                body: Some(Up::Hello(h)),
+            }))) => h,
+            Ok(Ok(Some(_))) => {
+                return Err(refuse(
+                    &cluster.name,
+                    Status::invalid_argument("the first message on the stream must be hello"),
+                ));
+            }
+            Ok(Ok(None)) => {
+                return Err(refuse(
+                    &cluster.name,
+                    Status::cancelled("the agent closed the stream before saying hello"),
+                ));
+            }
+            Ok(Err(s)) => {
+                return Err(refuse(
+                    &cluster.name,
+                    Status::invalid_argument(format!("unreadable first message: {}", s.message())),
+                ));
+            }
+            Err(_) => {
+                return Err(refuse(
+                    &cluster.name,
+                    Status::deadline_exceeded("no hello within 10 s"),
+                ));
+            }
         };
         if hello.cluster_name != cluster.name {
             return Err(refuse(
@@ -204,8 +244,15 @@ impl AgentHub for Service {
         {
             let (o, c, h) = (org_id.clone(), cluster.id.clone(), hello.clone());
             store(&self.hub, true, move |tx| {
-                tx.agent_connected(&o, &c, &h.agent_version, &h.capabilities, &h.allowed_namespaces, started.as_deref())
-                    .map_err(internal)
+                tx.agent_connected(
+                    &o,
+                    &c,
+                    &h.agent_version,
+                    &h.capabilities,
+                    &h.allowed_namespaces,
+                    started.as_deref(),
+                )
+                .map_err(internal)
             })
             .await?;
         }
@@ -249,12 +296,18 @@ async fn read(hub: Hub, session: std::sync::Arc<Session>, mut inbound: Streaming
         };
         match next {
             Err(_) => {
-                session.close_with(Status::deadline_exceeded(format!("no heartbeat within {} s", timeout.as_secs())));
+                session.close_with(Status::deadline_exceeded(format!(
+                    "no heartbeat within {} s",
+                    timeout.as_secs()
+                )));
                 break format!("no heartbeat within {} s", timeout.as_secs());
             }
             Ok(Ok(None)) => break "the agent closed the stream".to_owned(),
             Ok(Err(status)) => {
-                session.close_with(Status::invalid_argument(format!("unreadable message: {}", status.message())));
+                session.close_with(Status::invalid_argument(format!(
+                    "unreadable message: {}",
+                    status.message()
+                )));
                 break format!("unreadable message: {}", status.message());
             }
             Ok(Ok(Some(AgentMessage { body: None }))) => {
@@ -269,21 +322,38 @@ async fn read(hub: Hub, session: std::sync::Arc<Session>, mut inbound: Streaming
     };
     hub.agents.close(&session);
     let (cluster_id, seen) = (session.cluster_id.clone(), session.last_seen().1);
-    let _ = store(&hub, true, move |tx| tx.agent_seen(&cluster_id, &seen, true).map_err(internal)).await;
+    let _ = store(&hub, true, move |tx| {
+        tx.agent_seen(&cluster_id, &seen, true).map_err(internal)
+    })
+    .await;
     tracing::info!(cluster = %session.cluster_name, %reason, "agent disconnected");
 }
 
 async fn handle(hub: &Hub, session: &std::sync::Arc<Session>, body: Up) {
     match body {
         Up::Heartbeat(_) | Up::Pong(_) => {}
-        Up::Hello(_) => tracing::warn!(cluster = %session.cluster_name, "a second hello on the same stream; ignored"),
+        Up::Hello(_) => {
+            tracing::warn!(cluster = %session.cluster_name, "a second hello on the same stream; ignored")
+        }
         Up::Inventory(inv) => {
-            let (id, doc) = (session.cluster_id.clone(), serde_json::to_value(&inv).unwrap_or_default());
-            let _ = store(hub, true, move |tx| tx.agent_inventory(&id, &doc).map_err(internal)).await;
+            let (id, doc) = (
+                session.cluster_id.clone(),
+                serde_json::to_value(&inv).unwrap_or_default(),
+            );
+            let _ = store(hub, true, move |tx| {
+                tx.agent_inventory(&id, &doc).map_err(internal)
+            })
+            .await;
         }
         Up::Applications(apps) => {
-            let (id, doc) = (session.cluster_id.clone(), serde_json::to_value(&apps.applications).unwrap_or_default());
-            let _ = store(hub, true, move |tx| tx.agent_applications(&id, &doc).map_err(internal)).await;
+            let (id, doc) = (
+                session.cluster_id.clone(),
+                serde_json::to_value(&apps.applications).unwrap_or_default(),
+            );
+            let _ = store(hub, true, move |tx| {
+                tx.agent_applications(&id, &doc).map_err(internal)
+            })
+            .await;
         }
         Up::Drift(report) => {
             tracing::info!(cluster = %session.cluster_name, findings = report.findings.len(), "drift report");
@@ -310,7 +380,12 @@ pub(crate) async fn serve(
             let mut every = tokio::time::interval(Duration::from_secs(15));
             loop {
                 every.tick().await;
-                let seen: Vec<(String, String)> = hub.agents.all().iter().map(|s| (s.cluster_id.clone(), s.last_seen().1)).collect();
+                let seen: Vec<(String, String)> = hub
+                    .agents
+                    .all()
+                    .iter()
+                    .map(|s| (s.cluster_id.clone(), s.last_seen().1))
+                    .collect();
                 if seen.is_empty() {
                     continue;
                 }

@@ -35,12 +35,17 @@ pub(crate) fn server_config(
     let (cert, key) = match tls {
         AgentTls::Plaintext => return Ok(None),
         AgentTls::Files { cert, key } => (
-            std::fs::read(cert).with_context(|| format!("cannot read the agent TLS certificate {}", cert.display()))?,
-            std::fs::read(key).with_context(|| format!("cannot read the agent TLS key {}", key.display()))?,
+            std::fs::read(cert).with_context(|| {
+                format!("cannot read the agent TLS certificate {}", cert.display())
+            })?,
+            std::fs::read(key)
+                .with_context(|| format!("cannot read the agent TLS key {}", key.display()))?,
         ),
         AgentTls::Generated => generated(data_dir, agent_address)?,
     };
-    Ok(Some(ServerTlsConfig::new().identity(Identity::from_pem(cert, key))))
+    Ok(Some(
+        ServerTlsConfig::new().identity(Identity::from_pem(cert, key)),
+    ))
 }
 
 /// Loads the generated certificate, creating it on first use.
@@ -64,10 +69,16 @@ fn generated(data_dir: &Path, agent_address: &str) -> Result<(Vec<u8>, Vec<u8>)>
         .push(DnType::CommonName, "Gatehouse agent CA");
     ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
     validity(&mut ca);
-    let ca_cert = ca.self_signed(&ca_key).context("cannot sign the agent CA")?;
+    let ca_cert = ca
+        .self_signed(&ca_key)
+        .context("cannot sign the agent CA")?;
     let issuer = Issuer::new(ca, ca_key);
 
-    let mut names = vec!["localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned()];
+    let mut names = vec![
+        "localhost".to_owned(),
+        "127.0.0.1".to_owned(),
+        "::1".to_owned(),
+    ];
     let host = agent_address
         .rsplit_once(':')
         .map_or(agent_address, |(h, _)| h)

@@ -122,7 +122,9 @@ fn command_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(CommandRecord, [Strin
     ))
 }
 
-fn finish_command((mut c, [target, params, ids]): (CommandRecord, [String; 3])) -> Result<CommandRecord, StoreError> {
+fn finish_command(
+    (mut c, [target, params, ids]): (CommandRecord, [String; 3]),
+) -> Result<CommandRecord, StoreError> {
     c.target = parse_json(&target)?;
     c.params = parse_json(&params)?;
     c.decision_ids = strings(&ids)?;
@@ -169,7 +171,13 @@ impl Tx<'_> {
     }
 
     /// Records a registration (creating the cluster's agent state).
-    pub fn agent_registered(&self, org_id: &str, cluster_id: &str, version: &str, capabilities: &[String]) -> Result<(), StoreError> {
+    pub fn agent_registered(
+        &self,
+        org_id: &str,
+        cluster_id: &str,
+        version: &str,
+        capabilities: &[String],
+    ) -> Result<(), StoreError> {
         let caps = serde_json::to_string(capabilities).unwrap_or_else(|_| "[]".into());
         self.conn.execute(
             "INSERT INTO agent_state (cluster_id, org_id, agent_version, capabilities, registered_at)
@@ -232,7 +240,11 @@ impl Tx<'_> {
     }
 
     /// Stores the Argo CD application list.
-    pub fn agent_applications(&self, cluster_id: &str, applications: &Json) -> Result<(), StoreError> {
+    pub fn agent_applications(
+        &self,
+        cluster_id: &str,
+        applications: &Json,
+    ) -> Result<(), StoreError> {
         self.conn.execute(
             "UPDATE agent_state SET applications = ?2, applications_at = ?3 WHERE cluster_id = ?1",
             params![cluster_id, applications.to_string(), now()],
@@ -300,7 +312,8 @@ impl Tx<'_> {
 
     /// One command of an organization.
     pub fn command(&self, org_id: &str, id: &str) -> Result<Option<CommandRecord>, StoreError> {
-        let sql = format!("SELECT {COMMAND_COLUMNS} FROM cluster_commands WHERE org_id = ?1 AND id = ?2");
+        let sql =
+            format!("SELECT {COMMAND_COLUMNS} FROM cluster_commands WHERE org_id = ?1 AND id = ?2");
         self.conn
             .query_row(&sql, [org_id, id], command_row)
             .optional()?
@@ -309,7 +322,13 @@ impl Tx<'_> {
     }
 
     /// A cluster's commands, newest first, optionally of one state.
-    pub fn commands(&self, org_id: &str, cluster_id: &str, state: Option<&str>, limit: i64) -> Result<Vec<CommandRecord>, StoreError> {
+    pub fn commands(
+        &self,
+        org_id: &str,
+        cluster_id: &str,
+        state: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<CommandRecord>, StoreError> {
         let sql = format!(
             "SELECT {COMMAND_COLUMNS} FROM cluster_commands
              WHERE org_id = ?1 AND cluster_id = ?2 AND (?3 IS NULL OR state = ?3)
@@ -336,7 +355,11 @@ impl Tx<'_> {
     }
 
     /// Records an approval of a command; false when that user had approved it already.
-    pub fn command_approve(&self, command_id: &str, a: &ApprovalRecord) -> Result<bool, StoreError> {
+    pub fn command_approve(
+        &self,
+        command_id: &str,
+        a: &ApprovalRecord,
+    ) -> Result<bool, StoreError> {
         let n = self.conn.execute(
             "INSERT OR IGNORE INTO command_approvals (command_id, user_id, user_name, comment, at, decision_id)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
