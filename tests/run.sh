@@ -34,6 +34,9 @@ cargo test --manifest-path plugins/Cargo.toml --workspace --locked
 echo "==> gatehouse test --builtin --coverage --threshold 95 (the policy library's own tests)"
 cargo run --quiet --locked -p gatehouse -- test --builtin --coverage --threshold 95
 
+echo "==> gatehouse test agent/policy (the agent's built-in local policy)"
+cargo run --quiet --locked -p gatehouse -- test agent/policy
+
 echo "==> playground browser tests (Debian's headless Chromium driven by playwright-core)"
 if [ ! -x /usr/bin/chromium ]; then
   sudo=""
