@@ -10,7 +10,8 @@ use chrono::{SecondsFormat, Utc};
 use futures_util::io::AsyncBufReadExt;
 use futures_util::stream::{BoxStream, StreamExt};
 use gatehouse_agent_proto::v1::{
-    Application, ApplicationStatus, InventorySnapshot, NamespaceSummary, ResourceSummary,
+    Application, ApplicationStatus, DesiredState, DriftReport, InventorySnapshot, NamespaceSummary,
+    ResourceSummary,
 };
 use gatehouse_agent_proto::{CommandKind, CommandSpec};
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
@@ -444,6 +445,75 @@ impl Cluster {
                     "application {ns}/{name} rolled back to history {id} (revision {revision})"
                 ))
             }
+        }
+    }
+
+    /// Compares the live objects with the desired state: a finding per object that differs or
+    /// is missing.
+    pub async fn drift(&self, desired: &DesiredState) -> DriftReport {
+        let mut resolved: HashMap<(String, String), Option<(ApiResource, bool)>> = HashMap::new();
+        let mut findings = Vec::new();
+        for object in &desired.objects {
+            let Ok(want) = serde_json::from_str::<Json>(&object.manifest) else {
+                continue;
+            };
+            let s = |ptr: &str| {
+                want.pointer(ptr)
+                    .and_then(Json::as_str)
+                    .unwrap_or_default()
+                    .to_owned()
+            };
+            let (api_version, kind, name) = (s("/apiVersion"), s("/kind"), s("/metadata/name"));
+            if kind.is_empty() || name.is_empty() {
+                continue;
+            }
+            let key = (api_version.clone(), kind.clone());
+            if !resolved.contains_key(&key) {
+                let (group, version) = api_version
+                    .split_once('/')
+                    .unwrap_or(("", api_version.as_str()));
+                let gvk = GroupVersionKind::gvk(group, version, &kind);
+                let found = kube::discovery::pinned_kind(&self.client, &gvk)
+                    .await
+                    .ok()
+                    .map(|(ar, caps)| (ar, caps.scope == kube::discovery::Scope::Namespaced));
+                resolved.insert(key.clone(), found);
+            }
+            let live = match resolved.get(&key).cloned().flatten() {
+                None => None,
+                Some((ar, namespaced)) => {
+                    let api: Api<DynamicObject> = if namespaced {
+                        let ns = want
+                            .pointer("/metadata/namespace")
+                            .and_then(Json::as_str)
+                            .unwrap_or("default");
+                        Api::namespaced_with(self.client.clone(), ns, &ar)
+                    } else {
+                        Api::all_with(self.client.clone(), &ar)
+                    };
+                    match api.get_opt(&name).await {
+                        Ok(found) => found.and_then(|o| serde_json::to_value(o).ok()),
+                        Err(e) => {
+                            tracing::debug!(error = %e, kind, name, "cannot read an object for drift");
+                            continue;
+                        }
+                    }
+                }
+            };
+            if let Some(f) = crate::drift::finding(&object.source, &want, live.as_ref()) {
+                findings.push(f);
+            }
+        }
+        let mut revisions: Vec<String> = desired
+            .revisions
+            .iter()
+            .map(|(p, c)| format!("{p}@{c}"))
+            .collect();
+        revisions.sort();
+        DriftReport {
+            findings,
+            revision: revisions.join(","),
+            compared: desired.objects.len() as u32,
         }
     }
 

@@ -11,6 +11,7 @@
 
 pub mod cluster;
 pub mod config;
+pub mod drift;
 pub mod identity;
 pub mod policy;
 pub mod session;

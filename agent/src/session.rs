@@ -15,8 +15,9 @@ use gatehouse_agent_proto::v1::agent_hub_client::AgentHubClient;
 use gatehouse_agent_proto::v1::agent_message::Body as Up;
 use gatehouse_agent_proto::v1::hub_message::Body as Down;
 use gatehouse_agent_proto::v1::{
-    AgentMessage, CommandAck, CommandResult, ExecuteCommand, Heartbeat, Hello, InspectResource,
-    LogChunk, Pong, RegisterRequest, ResourceDetail, RotateToken, StreamLogs, TokenRotated,
+    AgentMessage, CommandAck, CommandResult, DesiredState, ExecuteCommand, Heartbeat, Hello,
+    InspectResource, LogChunk, Pong, RegisterRequest, ResourceDetail, RotateToken, StreamLogs,
+    TokenRotated,
 };
 use gatehouse_agent_proto::{Capability, CommandSpec, MAX_MESSAGE_BYTES, Refusal};
 use tokio::sync::{Mutex, mpsc};
@@ -48,6 +49,8 @@ pub struct Agent {
     identity: Mutex<Option<Identity>>,
     seen: std::sync::Mutex<(HashSet<String>, VecDeque<String>)>,
     started_at_ms: i64,
+    /// The desired state the hub sent last, compared with the cluster at each report.
+    desired: Mutex<Option<Arc<DesiredState>>>,
 }
 
 /// Why a session ended.
@@ -74,6 +77,7 @@ impl Agent {
             identity: Mutex::new(None),
             seen: std::sync::Mutex::new((HashSet::new(), VecDeque::new())),
             started_at_ms: Utc::now().timestamp_millis(),
+            desired: Mutex::new(None),
         }))
     }
 
@@ -272,6 +276,12 @@ impl Agent {
                             let tx = tx.clone();
                             tasks.spawn(async move { agent.logs(r, &tx).await });
                         }
+                        Some(Down::Desired(d)) => {
+                            *self.desired.lock().await = Some(Arc::new(d));
+                            let agent = self.clone();
+                            let tx = tx.clone();
+                            tasks.spawn(async move { agent.drift(&tx).await });
+                        }
                         Some(Down::Inspect(r)) => {
                             let agent = self.clone();
                             let tx = tx.clone();
@@ -297,8 +307,21 @@ impl Agent {
         }
     }
 
-    /// Sends the inventory and Argo CD status, as the capabilities allow.
+    /// Compares the cluster with the last desired state and reports the drift.
+    async fn drift(&self, tx: &mpsc::Sender<AgentMessage>) {
+        if !self.config.has(Capability::Observe) {
+            return;
+        }
+        let Some(desired) = self.desired.lock().await.clone() else {
+            return;
+        };
+        let report = self.cluster.drift(&desired).await;
+        send(tx, Up::Drift(report)).await;
+    }
+
+    /// Sends the inventory, Argo CD status and drift, as the capabilities allow.
     async fn report(&self, tx: &mpsc::Sender<AgentMessage>) {
+        self.drift(tx).await;
         if self.config.has(Capability::Observe) {
             match self.cluster.inventory().await {
                 Ok(inv) => send(tx, Up::Inventory(inv)).await,

@@ -145,6 +145,18 @@ async fn an_agent_registers_connects_reports_and_runs_governed_commands() {
         assert_eq!(mode & 0o777, 0o600);
     }
 
+    // The hub sent the desired state (nothing is deployed to this cluster yet) and the agent
+    // compared it.
+    let drift = api
+        .until(
+            "/api/v2/clusters/prod-eu/drift",
+            Duration::from_secs(10),
+            |d| d["reportedAt"].is_string(),
+        )
+        .await;
+    assert_eq!(drift["compared"], 0, "{drift:#}");
+    assert_eq!(drift["findings"], json!([]));
+
     // The same registration token cannot register a second agent.
     let other = tempfile::tempdir().unwrap();
     let (code, log) = Agent::start(&agent_env(

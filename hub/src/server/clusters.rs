@@ -98,6 +98,14 @@ pub(crate) fn routes() -> Vec<Route> {
         .handler(applications),
         route(
             Method::GET,
+            "/api/v2/clusters/{name}/drift",
+            "clusters.drift",
+            Need::OrgRead,
+            "Drift findings: live objects that differ from the hosted repositories (field by field), as the agent last compared them",
+        )
+        .handler(drift),
+        route(
+            Method::GET,
             "/api/v2/clusters/{name}/resources/{type}/{namespace}/{object}",
             "clusters.inspect",
             Need::Operate,
@@ -318,6 +326,32 @@ async fn applications(
         .and_then(|s| s.applications.zip(s.applications_at))
         .map_or((json!([]), None), |(a, t)| (a, Some(t)));
     Ok(AxumJson(json!({ "items": items, "reportedAt": at })).into_response())
+}
+
+async fn drift(
+    State(hub): State<Hub>,
+    Extension(caller): Extension<Caller>,
+    path: Params,
+) -> ApiResult<Response> {
+    let name = param(&path, "name");
+    let state = blocking(
+        &hub,
+        move |tx| {
+            let cluster = cluster_named(tx, &caller, &name)?;
+            Ok(tx.agent_state(&cluster.id)?)
+        },
+        false,
+    )
+    .await?;
+    let (mut report, at) = state.and_then(|s| s.drift.zip(s.drift_at)).map_or(
+        (
+            json!({ "findings": [], "revision": "", "compared": 0 }),
+            None,
+        ),
+        |(d, t)| (d, Some(t)),
+    );
+    report["reportedAt"] = json!(at);
+    Ok(AxumJson(report).into_response())
 }
 
 /// The live session of a named cluster, or 409 naming its health.

@@ -1854,6 +1854,8 @@ async fn deploy_locked(hub: &Hub, caller: &Caller, name: &str, id: &str) -> ApiR
             tokio::task::spawn_blocking(move || delivery::commit(&h, &c.org, &p, &r, &c, &plan))
                 .await
                 .map_err(ApiError::internal)??;
+        // The clusters' agents compare their live objects with the new commit.
+        super::agents::desired::refresh(hub, &caller.org.id);
     }
     let (c, n) = (caller.clone(), name.to_owned());
     let v = verdict.clone();

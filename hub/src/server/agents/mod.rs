@@ -9,6 +9,7 @@
 //! it survives the session and the hub.
 
 pub(crate) mod commands;
+pub(crate) mod desired;
 pub(crate) mod service;
 pub(crate) mod tls;
 

@@ -275,6 +275,7 @@ impl AgentHub for Service {
         }));
         tracing::info!(cluster = %cluster.name, version = %hello.agent_version, ?peer, "agent connected");
         commands::dispatch_due(&self.hub, &session).await;
+        super::desired::send(&self.hub, &session).await;
         let hub = self.hub.clone();
         tokio::spawn(async move { read(hub, session, inbound).await });
         Ok(Response::new(Box::pin(ReceiverStream::new(rx)) as Outbound))
@@ -356,7 +357,17 @@ async fn handle(hub: &Hub, session: &std::sync::Arc<Session>, body: Up) {
             .await;
         }
         Up::Drift(report) => {
-            tracing::info!(cluster = %session.cluster_name, findings = report.findings.len(), "drift report");
+            if !report.findings.is_empty() {
+                tracing::info!(cluster = %session.cluster_name, findings = report.findings.len(), "drift found");
+            }
+            let (id, doc) = (
+                session.cluster_id.clone(),
+                serde_json::to_value(&report).unwrap_or_default(),
+            );
+            let _ = store(hub, true, move |tx| {
+                tx.agent_drift(&id, &doc).map_err(internal)
+            })
+            .await;
         }
         Up::Ack(ack) => commands::acknowledged(hub, session, ack).await,
         Up::Result(result) => commands::finished(hub, session, result).await,

@@ -35,6 +35,10 @@ pub struct AgentState {
     pub applications: Option<Json>,
     /// When it was reported.
     pub applications_at: Option<String>,
+    /// The last drift report.
+    pub drift: Option<Json>,
+    /// When it was reported.
+    pub drift_at: Option<String>,
 }
 
 /// A command sent (or to be sent) to a cluster.
@@ -84,7 +88,7 @@ pub struct CommandRecord {
 
 const STATE_COLUMNS: &str = "cluster_id, agent_version, capabilities, allowed_namespaces, \
     registered_at, agent_started_at, connected_at, disconnected_at, last_seen_at, inventory, \
-    inventory_at, applications, applications_at";
+    inventory_at, applications, applications_at, drift, drift_at";
 
 const COMMAND_COLUMNS: &str = "id, org_id, cluster_id, kind, target, params, reason, requester_id, \
     requested_by, state, approved, decision_ids, spec, spec_sha256, expires_at, output, created_at, \
@@ -151,18 +155,21 @@ impl Tx<'_> {
                         last_seen_at: r.get(8)?,
                         inventory_at: r.get(10)?,
                         applications_at: r.get(12)?,
+                        drift_at: r.get(14)?,
                         ..AgentState::default()
                     },
                     r.get::<_, String>(2)?,
                     r.get::<_, String>(3)?,
                     r.get::<_, Option<String>>(9)?,
                     r.get::<_, Option<String>>(11)?,
+                    r.get::<_, Option<String>>(13)?,
                 ))
             })
             .optional()?;
-        let Some((mut s, caps, namespaces, inventory, applications)) = row else {
+        let Some((mut s, caps, namespaces, inventory, applications, drift)) = row else {
             return Ok(None);
         };
+        s.drift = drift.as_deref().map(parse_json).transpose()?;
         s.capabilities = strings(&caps)?;
         s.allowed_namespaces = strings(&namespaces)?;
         s.inventory = inventory.as_deref().map(parse_json).transpose()?;
@@ -248,6 +255,15 @@ impl Tx<'_> {
         self.conn.execute(
             "UPDATE agent_state SET applications = ?2, applications_at = ?3 WHERE cluster_id = ?1",
             params![cluster_id, applications.to_string(), now()],
+        )?;
+        Ok(())
+    }
+
+    /// Stores a drift report.
+    pub fn agent_drift(&self, cluster_id: &str, report: &Json) -> Result<(), StoreError> {
+        self.conn.execute(
+            "UPDATE agent_state SET drift = ?2, drift_at = ?3 WHERE cluster_id = ?1",
+            params![cluster_id, report.to_string(), now()],
         )?;
         Ok(())
     }

@@ -232,7 +232,9 @@ CREATE TABLE agent_state (
     inventory          TEXT CHECK (inventory IS NULL OR json_valid(inventory)),
     inventory_at       TEXT,
     applications       TEXT CHECK (applications IS NULL OR json_valid(applications)),
-    applications_at    TEXT
+    applications_at    TEXT,
+    drift              TEXT CHECK (drift IS NULL OR json_valid(drift)),
+    drift_at           TEXT
 );
 CREATE TABLE cluster_commands (
     id           TEXT PRIMARY KEY,
