@@ -93,11 +93,13 @@ fn err(var: &'static str, message: impl Into<String>) -> ConfigError {
 impl Config {
     /// Reads the process environment.
     pub fn from_env() -> Result<Config, ConfigError> {
-        Config::from_lookup(|k| std::env::var(k).ok().filter(|v| !v.trim().is_empty()))
+        Config::from_lookup(|k| std::env::var(k).ok())
     }
 
-    /// Reads the configuration through `get` (an environment lookup; empty means unset).
-    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+    /// Reads the configuration through `lookup` (an environment lookup). An empty value means
+    /// unset, except for GATEHOUSE_CAPABILITIES, where it means none.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let get = |k: &str| lookup(k).filter(|v| !v.trim().is_empty());
         let flag = |var: &'static str| -> Result<bool, ConfigError> {
             match get(var).as_deref().map(str::trim) {
                 None => Ok(false),
@@ -184,7 +186,7 @@ impl Config {
         };
 
         let mut capabilities = BTreeSet::new();
-        for name in get("GATEHOUSE_CAPABILITIES")
+        for name in lookup("GATEHOUSE_CAPABILITIES")
             .unwrap_or_else(|| "observe".into())
             .split(',')
             .map(str::trim)
@@ -288,6 +290,22 @@ mod tests {
             c.identity,
             IdentityStore::File("/var/lib/gatehouse/identity/agent.json".into())
         );
+    }
+
+    #[test]
+    fn empty_capabilities_mean_none() {
+        let c = config(&[
+            ("GATEHOUSE_HUB_ADDRESS", "h:1"),
+            ("GATEHOUSE_CAPABILITIES", ""),
+        ])
+        .unwrap();
+        assert!(c.capabilities.is_empty());
+        let c = config(&[
+            ("GATEHOUSE_HUB_ADDRESS", "h:1"),
+            ("GATEHOUSE_CLUSTER_NAME", " "),
+        ])
+        .unwrap();
+        assert_eq!(c.cluster_name, "default", "an empty value is unset");
     }
 
     #[test]

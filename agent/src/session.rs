@@ -110,8 +110,7 @@ impl Agent {
                     if self.config.registration_token.is_some() && !registered_this_run {
                         tracing::warn!(%reason, "the hub refused the stored agent token; registering again");
                         *self.identity.lock().await = None;
-                        let id = self.register(&mut backoff).await?;
-                        drop(id);
+                        self.register(&mut backoff).await?;
                         registered_this_run = true;
                         continue;
                     }

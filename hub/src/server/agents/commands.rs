@@ -653,24 +653,24 @@ pub(crate) async fn get(
 // ----- the agent's side -----
 
 /// Sends a newly connected agent the approved commands that waited for it; those that expired
-/// meanwhile fail.
+/// meanwhile fail. A command sent on an earlier connection and never acknowledged is not sent
+/// again (the agent may have run it and lost the ack); it fails once it expires.
 pub(crate) async fn dispatch_due(hub: &Hub, session: &Arc<Session>) {
     let (cluster_id, name) = (session.cluster_id.clone(), session.cluster_name.clone());
     let s = session.clone();
-    let h = hub.clone();
-    let _ = blocking(
+    let result = blocking(
         hub,
         move |tx| {
             let at = now();
             for mut c in tx.commands_due(&cluster_id)? {
-                if c.sent_at.is_some() && c.state != "pending" {
-                    continue;
-                }
-                if c.expires_at.as_str() <= at.as_str() {
+                let expired = c.expires_at.as_str() <= at.as_str();
+                if expired {
                     c.state = "failed".into();
-                    c.output = Some(
-                        "the command expired before the agent was connected to receive it".into(),
-                    );
+                    c.output = Some(if c.sent_at.is_some() {
+                        "the agent did not acknowledge the command before it expired".into()
+                    } else {
+                        "the command expired before the agent was connected to receive it".into()
+                    });
                     c.finished_at = Some(at.clone());
                     tx.command_update(&c)?;
                     audit(
@@ -682,18 +682,18 @@ pub(crate) async fn dispatch_due(hub: &Hub, session: &Arc<Session>) {
                         &c,
                         None,
                     )?;
-                    continue;
-                }
-                if send(&s, &mut c) {
+                } else if c.sent_at.is_none() && send(&s, &mut c) {
                     tx.command_update(&c)?;
                 }
             }
-            drop(h);
             Ok(())
         },
         true,
     )
     .await;
+    if let Err(e) = result {
+        tracing::error!(cluster = %session.cluster_name, error = %e.message, "cannot send the commands waiting for the agent");
+    }
 }
 
 fn agent_update(
