@@ -517,6 +517,80 @@ impl Cluster {
         }
     }
 
+    /// What an object owns (`{kind, name, status}`): a Deployment's ReplicaSets and their Pods;
+    /// a StatefulSet's, DaemonSet's, ReplicaSet's or Job's Pods; a CronJob's Jobs.
+    pub async fn related(&self, kind: &str, ns: &str, name: &str) -> Result<Vec<Json>> {
+        fn owned_by<K: Resource>(k: &K, kind: &str, name: &str) -> bool {
+            k.meta()
+                .owner_references
+                .iter()
+                .flatten()
+                .any(|o| o.kind == kind && o.name == name)
+        }
+        let lp = ListParams::default();
+        let pods = || async {
+            Api::<Pod>::namespaced(self.client.clone(), ns)
+                .list(&lp)
+                .await
+        };
+        let pod_ref = |p: &Pod| {
+            let phase = p
+                .status
+                .as_ref()
+                .and_then(|s| s.phase.clone())
+                .unwrap_or_default();
+            json!({ "kind": "Pod", "name": p.name_any(), "status": phase })
+        };
+        let mut out = Vec::new();
+        match kind {
+            "Deployment" => {
+                let sets: Vec<ReplicaSet> = Api::<ReplicaSet>::namespaced(self.client.clone(), ns)
+                    .list(&lp)
+                    .await?
+                    .items
+                    .into_iter()
+                    .filter(|r| owned_by(r, kind, name))
+                    .collect();
+                let pods = pods().await?;
+                for rs in &sets {
+                    let ready = rs
+                        .status
+                        .as_ref()
+                        .and_then(|s| s.ready_replicas)
+                        .unwrap_or(0);
+                    let want = rs.spec.as_ref().and_then(|s| s.replicas).unwrap_or(0);
+                    out.push(json!({ "kind": "ReplicaSet", "name": rs.name_any(), "status": format!("{ready}/{want}") }));
+                    out.extend(
+                        pods.iter()
+                            .filter(|p| owned_by(*p, "ReplicaSet", &rs.name_any()))
+                            .map(pod_ref),
+                    );
+                }
+            }
+            "StatefulSet" | "DaemonSet" | "ReplicaSet" | "Job" => {
+                out.extend(
+                    pods()
+                        .await?
+                        .iter()
+                        .filter(|p| owned_by(*p, kind, name))
+                        .map(pod_ref),
+                );
+            }
+            "CronJob" => {
+                for j in Api::<Job>::namespaced(self.client.clone(), ns)
+                    .list(&lp)
+                    .await?
+                {
+                    if owned_by(&j, kind, name) {
+                        out.push(json!({ "kind": "Job", "name": j.name_any() }));
+                    }
+                }
+            }
+            _ => {}
+        }
+        Ok(out)
+    }
+
     /// One object as JSON (a Secret with its values removed) and the events about it.
     pub async fn inspect(&self, plural: &str, ns: &str, name: &str) -> Result<(Json, Vec<Json>)> {
         let object = match plural {

@@ -577,12 +577,24 @@ impl Agent {
             }
         } else {
             match self.cluster.inspect(&r.r#type, &r.namespace, &r.name).await {
-                Ok((object, events)) => ResourceDetail {
-                    request_id: r.request_id,
-                    object: object.to_string(),
-                    events: events.iter().map(|e| e.to_string()).collect(),
-                    error: String::new(),
-                },
+                Ok((object, events)) => {
+                    let kind = object
+                        .get("kind")
+                        .and_then(|k| k.as_str())
+                        .unwrap_or_default();
+                    let related = self
+                        .cluster
+                        .related(kind, &r.namespace, &r.name)
+                        .await
+                        .unwrap_or_default();
+                    ResourceDetail {
+                        request_id: r.request_id,
+                        object: object.to_string(),
+                        events: events.iter().map(|e| e.to_string()).collect(),
+                        error: String::new(),
+                        related: related.iter().map(|o| o.to_string()).collect(),
+                    }
+                }
                 Err(e) => ResourceDetail {
                     request_id: r.request_id,
                     error: format!("{e:#}"),

@@ -109,7 +109,7 @@ pub(crate) fn routes() -> Vec<Route> {
             "/api/v2/clusters/{name}/resources/{type}/{namespace}/{object}",
             "clusters.inspect",
             Need::Operate,
-            "One live object (Secrets without their values) and its events, read by the agent now",
+            "One live object (Secrets without their values), its events and what it owns, read by the agent now",
         )
         .handler(inspect),
         route(
@@ -412,7 +412,12 @@ async fn inspect(
         .iter()
         .filter_map(|e| serde_json::from_str(e).ok())
         .collect();
-    Ok(AxumJson(json!({ "object": object, "events": events })).into_response())
+    let related: Vec<Json> = detail
+        .related
+        .iter()
+        .filter_map(|e| serde_json::from_str(e).ok())
+        .collect();
+    Ok(AxumJson(json!({ "object": object, "events": events, "related": related })).into_response())
 }
 
 /// Options of a log request.
