@@ -345,3 +345,62 @@ impl Agents {
         (health, Some(session))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opening(cluster: &str) -> Opening {
+        Opening {
+            org_id: "o".into(),
+            cluster_id: cluster.into(),
+            cluster_name: cluster.into(),
+            agent_version: "1".into(),
+            capabilities: vec![],
+            allowed_namespaces: vec![],
+        }
+    }
+
+    fn age(s: &Session, by: Duration) {
+        s.last.lock().unwrap().0 = Instant::now() - by;
+    }
+
+    #[test]
+    fn health_follows_the_last_message() {
+        let config = AgentConfig {
+            heartbeat: Duration::from_secs(30),
+            timeout: Duration::from_secs(90),
+            ..AgentConfig::default()
+        };
+        let agents = Agents::default();
+        assert_eq!(agents.health("c1", &config).0, Health::Disconnected);
+        let (tx, _rx) = mpsc::channel(4);
+        let s = agents.open(opening("c1"), tx);
+        assert_eq!(agents.health("c1", &config).0, Health::Connected);
+        age(&s, Duration::from_secs(61));
+        assert_eq!(agents.health("c1", &config).0, Health::Lagging);
+        age(&s, Duration::from_secs(91));
+        assert_eq!(agents.health("c1", &config).0, Health::Disconnected);
+        s.touch();
+        assert_eq!(agents.health("c1", &config).0, Health::Connected);
+    }
+
+    #[test]
+    fn a_newer_session_replaces_the_older_one() {
+        let agents = Agents::default();
+        let (tx1, mut rx1) = mpsc::channel(4);
+        let old = agents.open(opening("c1"), tx1);
+        let (tx2, _rx2) = mpsc::channel(4);
+        let new = agents.open(opening("c1"), tx2);
+        assert_eq!(agents.count(), 1);
+        assert_eq!(agents.get("c1").unwrap().generation, new.generation);
+        // The old stream is told why it ends.
+        let ended = rx1.try_recv().unwrap().unwrap_err();
+        assert_eq!(ended.code(), tonic::Code::Aborted);
+        // Closing the old session leaves the new one in place.
+        agents.close(&old);
+        assert_eq!(agents.get("c1").unwrap().generation, new.generation);
+        agents.close(&new);
+        assert!(agents.get("c1").is_none());
+    }
+}
