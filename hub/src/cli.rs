@@ -334,6 +334,10 @@ pub struct ServeArgs {
         env = "GATEHOUSE_AGENT_CHART"
     )]
     pub agent_chart: String,
+    /// CA certificates (PEM) trusted for https notification endpoints, besides the system's
+    /// (an internal CA).
+    #[arg(long, value_name = "FILE", env = "GATEHOUSE_NOTIFY_CA")]
+    pub notify_ca: Option<std::path::PathBuf>,
     /// Where the agent service (gRPC, `agent.v1.AgentHub`) listens; `off` serves no agents.
     #[arg(
         long,

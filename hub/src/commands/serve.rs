@@ -51,6 +51,7 @@ pub(crate) fn run(args: ServeArgs) -> Result<ExitCode> {
         agents,
         public_url: args.public_url,
         k8s_schemas: args.k8s_schemas,
+        notify_ca: args.notify_ca,
         max_body_bytes: args.max_body_bytes,
         playground: !args.no_playground,
     };

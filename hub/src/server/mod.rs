@@ -67,6 +67,8 @@ pub struct HubConfig {
     pub public_url: Option<String>,
     /// The Kubernetes JSON schemas deploys are validated against, if any.
     pub k8s_schemas: Option<PathBuf>,
+    /// CA certificates (PEM) trusted for https notification endpoints besides the system's.
+    pub notify_ca: Option<PathBuf>,
     /// Largest request body accepted, in bytes (chart uploads have their own limit).
     pub max_body_bytes: usize,
     /// Serve the policy playground at `/playground` (public: it evaluates only what the visitor

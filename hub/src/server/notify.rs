@@ -29,7 +29,7 @@ use super::{Hub, blocking};
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NotificationSpec {
-    /// The webhook URL (`http://`; `https://` arrives with the hub's TLS client).
+    /// The webhook URL (`https://`, or `http://`).
     pub url: String,
     /// The body: `json` (default) or `slack`.
     #[serde(default)]
@@ -59,13 +59,15 @@ pub enum Format {
 impl NotificationSpec {
     /// Checks the URL.
     pub fn check(&self) -> ApiResult<()> {
-        let Some(rest) = self.url.strip_prefix("http://") else {
-            let why = if self.url.starts_with("https://") {
-                "https delivery is not available yet: this hub has no TLS client; use an http:// endpoint (a relay inside your network)"
-            } else {
-                "the URL must start with http://"
-            };
-            return Err(ApiError::invalid("url", why));
+        let Some(rest) = self
+            .url
+            .strip_prefix("https://")
+            .or_else(|| self.url.strip_prefix("http://"))
+        else {
+            return Err(ApiError::invalid(
+                "url",
+                "the URL must start with https:// (or http://)",
+            ));
         };
         if rest.split('/').next().is_none_or(str::is_empty) {
             return Err(ApiError::invalid("url", "the URL has no host"));
@@ -182,7 +184,21 @@ pub fn signature(secret: &str, body: &[u8]) -> String {
 /// Starts the delivery worker; it runs until the process ends.
 pub fn spawn(hub: Hub, retry: Retry) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let client = match reqwest::Client::builder().timeout(retry.timeout).build() {
+        let tls = match tls_config(hub.config.notify_ca.as_deref()) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!(
+                    error = format!("{e:#}"),
+                    "notifications are off: no TLS configuration"
+                );
+                return;
+            }
+        };
+        let client = match reqwest::Client::builder()
+            .timeout(retry.timeout)
+            .tls_backend_preconfigured(tls)
+            .build()
+        {
             Ok(c) => c,
             Err(e) => {
                 tracing::error!(error = %e, "notifications are off: no HTTP client");
@@ -204,6 +220,53 @@ pub fn spawn(hub: Hub, retry: Retry) -> tokio::task::JoinHandle<()> {
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     })
+}
+
+/// An error with its causes, outermost first (reqwest's own message hides them: a refused
+/// certificate is only visible in a cause).
+fn causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut next = e.source();
+    while let Some(cause) = next {
+        let more = cause.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        next = cause.source();
+    }
+    text
+}
+
+/// TLS for notification endpoints: rustls with ring, verifying against the system's roots
+/// (`SSL_CERT_FILE` and `SSL_CERT_DIR` are honoured) and the CA certificates in `extra`.
+pub fn tls_config(extra: Option<&std::path::Path>) -> anyhow::Result<rustls::ClientConfig> {
+    use anyhow::Context;
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+    if let Some(path) = extra {
+        let certs = CertificateDer::pem_file_iter(path)
+            .with_context(|| format!("--notify-ca: cannot read {}", path.display()))?
+            .collect::<Result<Vec<_>, _>>()
+            .with_context(|| format!("--notify-ca: {} is not PEM", path.display()))?;
+        let (added, _) = roots.add_parsable_certificates(certs);
+        anyhow::ensure!(
+            added > 0,
+            "--notify-ca: {} holds no usable certificate",
+            path.display()
+        );
+    }
+    let mut config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .context("TLS setup failed")?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(config)
 }
 
 async fn attempt(hub: &Hub, client: &reqwest::Client, retry: Retry, d: Delivery) {
@@ -228,7 +291,10 @@ async fn attempt(hub: &Hub, client: &reqwest::Client, retry: Retry, d: Delivery)
             Some(r.status().as_u16()),
             Some(format!("the endpoint answered {}", r.status())),
         ),
-        Err(e) => (None, Some(format!("cannot reach the endpoint: {e}"))),
+        Err(e) => (
+            None,
+            Some(format!("cannot reach the endpoint: {}", causes(&e))),
+        ),
     };
     let delivered = error.is_none();
     let tried = u32::try_from(d.attempts)

@@ -54,8 +54,13 @@ fn library() -> Engine {
 /// people: `owner`; `alice` and `bob` (team backend), `carol` (team platform), `sam` (an
 /// operator in team sre); backend and sre may release, everyone in the three teams approve.
 async fn setup(extra_backend: &[&str]) -> Env {
+    setup_with(extra_backend, |_| {}).await
+}
+
+/// [`setup`] with the hub's configuration adjusted first.
+async fn setup_with(extra_backend: &[&str], adjust: impl FnOnce(&mut HubConfig)) -> Env {
     let dir = tempfile::tempdir().unwrap();
-    let config = HubConfig {
+    let mut config = HubConfig {
         listen: "127.0.0.1:0".parse().unwrap(),
         data_dir: dir.path().to_path_buf(),
         agent_address: "hub.example:8443".into(),
@@ -63,9 +68,11 @@ async fn setup(extra_backend: &[&str]) -> Env {
         agents: Default::default(),
         public_url: None,
         k8s_schemas: None,
+        notify_ca: None,
         max_body_bytes: 1 << 20,
         playground: false,
     };
+    adjust(&mut config);
     let hub = HubState::open(config, library()).unwrap();
     let owner = hub
         .store
@@ -1295,7 +1302,7 @@ async fn release_events_are_posted_to_webhooks_with_retries_and_a_delivery_log()
             "owner",
             Method::POST,
             "/api/v2/notifications",
-            json!({"name": "tls", "url": "https://hooks.example/x"}),
+            json!({"name": "ftp", "url": "ftp://hooks.example/x"}),
         )
         .await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "{j}");
@@ -1474,4 +1481,168 @@ async fn a_session_that_expires_without_a_close_is_sealed_by_the_hub() {
         .await;
     assert_eq!(s, StatusCode::CONFLICT, "{j}");
     assert!(intact(&env));
+}
+
+/// An HTTPS endpoint with a certificate for 127.0.0.1 signed by its own CA: the CA's PEM and
+/// the URL; every request body it receives is recorded.
+async fn https_receiver(
+    dir: &std::path::Path,
+) -> (
+    std::path::PathBuf,
+    String,
+    std::sync::Arc<std::sync::Mutex<Vec<Json>>>,
+) {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca, ca_key);
+    let key = KeyPair::generate().unwrap();
+    let cert = CertificateParams::new(vec!["127.0.0.1".to_owned()])
+        .unwrap()
+        .signed_by(&key, &issuer)
+        .unwrap();
+    let ca_path = dir.join("hooks-ca.pem");
+    std::fs::write(&ca_path, ca_cert.pem()).unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(
+        vec![cert.der().clone()],
+        rustls_pki_types::PrivateKeyDer::try_from(key.serialize_der()).unwrap(),
+    )
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("https://{}/hook", listener.local_addr().unwrap());
+    let seen: std::sync::Arc<std::sync::Mutex<Vec<Json>>> = Default::default();
+    let s = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let (acceptor, s) = (acceptor.clone(), s.clone());
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                // One request: headers, then a body of content-length bytes.
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                loop {
+                    let Ok(n) = tls.read(&mut chunk).await else {
+                        return;
+                    };
+                    if n == 0 {
+                        return;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                    let text = String::from_utf8_lossy(&buf).to_string();
+                    let Some(end) = text.find("\r\n\r\n") else {
+                        continue;
+                    };
+                    let length: usize = text[..end]
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().parse().unwrap_or(0))
+                        })
+                        .unwrap_or(0);
+                    if buf.len() >= end + 4 + length {
+                        let body: Json = serde_json::from_slice(&buf[end + 4..end + 4 + length])
+                            .unwrap_or(Json::Null);
+                        s.lock().unwrap().push(body);
+                        let _ = tls.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n").await;
+                        let _ = tls.shutdown().await;
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (ca_path, url, seen)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notifications_go_to_https_endpoints_whose_certificate_checks_out() {
+    use gatehouse::server::notify::{Retry, spawn};
+    let certs = tempfile::tempdir().unwrap();
+    let (ca, url, seen) = https_receiver(certs.path()).await;
+    let env = setup_with(&[], |c| c.notify_ca = Some(ca.clone())).await;
+    let _worker = spawn(
+        env.hub.clone(),
+        Retry {
+            base: std::time::Duration::from_millis(50),
+            attempts: 2,
+            timeout: std::time::Duration::from_secs(2),
+        },
+    );
+    env.ok(
+        "owner",
+        Method::POST,
+        "/api/v2/notifications",
+        json!({"name": "tls", "url": url, "events": ["release.created"]}),
+    )
+    .await;
+    // The same endpoint by a name its certificate does not carry: refused by verification.
+    let wrong = url.replace("127.0.0.1", "localhost");
+    env.ok(
+        "owner",
+        Method::POST,
+        "/api/v2/notifications",
+        json!({"name": "wrong-name", "url": wrong, "events": ["release.created"]}),
+    )
+    .await;
+    stage(&env, "alice", json!({"replicas": 4})).await;
+    env.ok(
+        "alice",
+        Method::POST,
+        "/api/v2/projects/shop/releases",
+        json!({"title": "over tls"}),
+    )
+    .await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let ok = env
+            .ok(
+                "owner",
+                Method::GET,
+                "/api/v2/notifications/tls/deliveries",
+                json!(null),
+            )
+            .await;
+        let bad = env
+            .ok(
+                "owner",
+                Method::GET,
+                "/api/v2/notifications/wrong-name/deliveries",
+                json!(null),
+            )
+            .await;
+        let settled = |d: &Json| {
+            d["items"]
+                .as_array()
+                .is_some_and(|i| !i.is_empty() && i.iter().all(|x| x["state"] != "pending"))
+        };
+        if settled(&ok) && settled(&bad) {
+            assert_eq!(ok["items"][0]["state"], "delivered", "{ok}");
+            assert_eq!(bad["items"][0]["state"], "failed", "{bad}");
+            let error = bad["items"][0]["lastError"].as_str().unwrap();
+            assert!(error.contains("certificate"), "{error}");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "deliveries still pending: {ok} {bad}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let got = seen.lock().unwrap().clone();
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0]["event"], "release.created");
+    assert_eq!(got[0]["release"]["title"], "over tls");
 }

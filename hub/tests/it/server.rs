@@ -71,6 +71,7 @@ fn hub_at(dir: &std::path::Path) -> Hub {
         agents: Default::default(),
         public_url: None,
         k8s_schemas: None,
+        notify_ca: None,
         max_body_bytes: 64 * 1024,
         playground: true,
     };
