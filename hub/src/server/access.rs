@@ -433,27 +433,30 @@ pub fn authenticate(tx: &Tx<'_>, secret: &str) -> Result<Caller, ApiError> {
                 grants,
             }
         }
-        _ => {
-            let sa = tx
-                .resource_by_id(&org.id, &record.subject)?
-                .filter(|r| r.kind == "service_account")
-                .ok_or_else(|| {
-                    ApiError::unauthenticated("The token's service account no longer exists.")
-                })?;
-            let spec: super::resources::ServiceAccountSpec =
-                serde_json::from_value(sa.spec).map_err(ApiError::internal)?;
-            Principal::ServiceAccount {
-                id: sa.id,
-                name: sa.name,
-                allowed_actions: spec.allowed_actions,
-                projects: spec.projects,
-            }
-        }
+        _ => service_account(tx, &org.id, &record.subject)?,
     };
     Ok(Caller {
         org,
         principal,
         token_id: record.id,
+    })
+}
+
+/// A service account as a principal (for its tokens and its signing keys).
+pub(crate) fn service_account(tx: &Tx<'_>, org_id: &str, id: &str) -> Result<Principal, ApiError> {
+    let sa = tx
+        .resource_by_id(org_id, id)?
+        .filter(|r| r.kind == "service_account")
+        .ok_or_else(|| {
+            ApiError::unauthenticated("The credential's service account no longer exists.")
+        })?;
+    let spec: super::resources::ServiceAccountSpec =
+        serde_json::from_value(sa.spec).map_err(ApiError::internal)?;
+    Ok(Principal::ServiceAccount {
+        id: sa.id,
+        name: sa.name,
+        allowed_actions: spec.allowed_actions,
+        projects: spec.projects,
     })
 }
 

@@ -23,6 +23,7 @@ mod promotions;
 mod releases;
 pub mod resources;
 pub mod routes;
+pub mod signing;
 pub mod store;
 mod values;
 
@@ -103,6 +104,8 @@ pub struct HubState {
     pub(crate) schemas: Option<gatehouse_render::validate::Schemas>,
     /// Live agent sessions.
     pub(crate) agents: agents::Agents,
+    /// Signatures of signed requests seen recently (replays are refused).
+    pub(crate) signatures: signing::Seen,
 }
 
 /// A handle on the hub's state (cheap to clone).
@@ -137,6 +140,7 @@ impl HubState {
             renderers: delivery::Renderers::default(),
             schemas,
             agents: agents::Agents::default(),
+            signatures: signing::Seen::default(),
         }))
     }
 }

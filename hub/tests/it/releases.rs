@@ -1646,3 +1646,176 @@ async fn notifications_go_to_https_endpoints_whose_certificate_checks_out() {
     assert_eq!(got[0]["event"], "release.created");
     assert_eq!(got[0]["release"]["title"], "over tls");
 }
+
+/// A request signed with a signing key, as a registry webhook sends it.
+async fn signed(
+    env: &Env,
+    key: &str,
+    secret: &str,
+    ts: i64,
+    path: &str,
+    body: &Json,
+    tamper: bool,
+) -> (StatusCode, Json) {
+    let bytes = body.to_string().into_bytes();
+    let ts = ts.to_string();
+    let mut signature = gatehouse::server::signing::sign(secret, &ts, "POST", path, &bytes);
+    if tamper {
+        signature = gatehouse::server::signing::sign(secret, &ts, "POST", path, b"{}");
+    }
+    call(
+        &env.app,
+        Method::POST,
+        path,
+        None,
+        Some(bytes),
+        &[
+            ("x-gatehouse-key", key),
+            ("x-gatehouse-timestamp", &ts),
+            ("x-gatehouse-signature", &signature),
+        ],
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registry_webhook_signs_its_call_and_bad_signatures_change_nothing() {
+    let env = setup(&[]).await;
+    env.ok(
+        "owner",
+        Method::POST,
+        "/api/v2/service-accounts",
+        json!({"name": "registry", "allowedActions": ["values.set"], "projects": ["shop"]}),
+    )
+    .await;
+    let key = env
+        .ok(
+            "owner",
+            Method::POST,
+            "/api/v2/service-accounts/registry/signing-keys",
+            json!({}),
+        )
+        .await;
+    let (id, secret) = (
+        key["id"].as_str().unwrap().to_owned(),
+        key["secret"].as_str().unwrap().to_owned(),
+    );
+    assert!(
+        secret.starts_with("ghqk_") && secret.len() == 5 + 64,
+        "{key}"
+    );
+    let listed = env
+        .ok(
+            "owner",
+            Method::GET,
+            "/api/v2/service-accounts/registry/signing-keys",
+            json!(null),
+        )
+        .await;
+    assert!(
+        listed["items"][0].get("secret").is_none(),
+        "the secret is shown once: {listed}"
+    );
+
+    let path = "/api/v2/projects/shop/workloads/checkout/values";
+    let body = json!({"path": "image.tag", "value": "v3.0.0", "environment": "production"});
+    let now = chrono::Utc::now().timestamp();
+    let before = env.audit_count().await;
+    let current = || async {
+        env.ok(
+            "owner",
+            Method::GET,
+            "/api/v2/projects/shop/workloads/checkout/values?environment=production",
+            json!(null),
+        )
+        .await["values"]["image"]["tag"]
+            .clone()
+    };
+    let tag_before = current().await;
+
+    // Refused, each with its reason, each recorded, nothing changed.
+    let cases = [
+        (
+            signed(&env, &id, &secret, now, path, &body, true).await,
+            "does not match",
+        ),
+        (
+            signed(&env, &id, "ghqk_wrong", now, path, &body, false).await,
+            "does not match",
+        ),
+        (
+            signed(&env, &id, &secret, now - 3600, path, &body, false).await,
+            "away from the hub's clock",
+        ),
+        (
+            signed(&env, "sk_nope", &secret, now, path, &body, false).await,
+            "not known",
+        ),
+    ];
+    for ((status, j), why) in &cases {
+        assert_eq!(*status, StatusCode::UNAUTHORIZED, "{j}");
+        assert_eq!(j["error"]["code"], "bad_signature", "{j}");
+        assert!(
+            j["error"]["message"].as_str().unwrap().contains(why),
+            "{why}: {j}"
+        );
+    }
+    assert_eq!(current().await, tag_before, "nothing changed");
+    let audit = env
+        .ok(
+            "owner",
+            Method::GET,
+            "/api/v2/audit?limit=1000",
+            json!(null),
+        )
+        .await;
+    let rejected = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "auth.signature.rejected")
+        .count();
+    assert_eq!(
+        rejected, 3,
+        "the known key's refusals are recorded (the unknown key has no organization)"
+    );
+    assert_eq!(env.audit_count().await, before + 3);
+
+    // Signed correctly: the value is set as the service account, through the same gate.
+    let (status, out) = signed(&env, &id, &secret, now, path, &body, false).await;
+    assert_eq!(status, StatusCode::OK, "{out}");
+    assert_eq!(out["values"]["values"]["image"]["tag"], "v3.0.0", "{out}");
+    assert_eq!(current().await, json!("v3.0.0"));
+    // The same signed request again is a replay.
+    let (status, j) = signed(&env, &id, &secret, now, path, &body, false).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{j}");
+    assert!(
+        j["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("already used"),
+        "{j}"
+    );
+    // A signature works only where signatures are accepted, and only within the account's rights.
+    let (status, _) = signed(
+        &env,
+        &id,
+        &secret,
+        now + 1,
+        "/api/v2/projects/shop/releases",
+        &json!({"title": "x"}),
+        false,
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    // Revoked keys stop working.
+    let url = format!("/api/v2/service-accounts/registry/signing-keys/{id}");
+    let (status, _) = env.send("owner", Method::DELETE, &url, json!(null)).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, j) = signed(&env, &id, &secret, now + 2, path, &body, false).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(
+        j["error"]["message"].as_str().unwrap().contains("revoked"),
+        "{j}"
+    );
+}

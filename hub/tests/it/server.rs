@@ -429,6 +429,7 @@ fn fill(path: &str, real: bool, ids: &Ids) -> String {
             .to_owned(),
             "{member}" => if real { "dev" } else { "ghost" }.to_owned(),
             "{token}" => "tok_ghost".to_owned(),
+            "{key}" => "sk_ghost".to_owned(),
             "{version}" => "1.0.0".to_owned(),
             "{id}" => ids.decision.clone(),
             "{release}" if real => ids.release.clone(),

@@ -259,6 +259,15 @@ CREATE TABLE cluster_commands (
     updated_at   TEXT NOT NULL
 );
 CREATE INDEX cluster_commands_by_cluster ON cluster_commands (org_id, cluster_id, created_at);
+CREATE TABLE signing_keys (
+    id           TEXT PRIMARY KEY,
+    org_id       TEXT NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
+    subject      TEXT NOT NULL REFERENCES resources(id) ON DELETE CASCADE,
+    secret       TEXT NOT NULL,
+    created_at   TEXT NOT NULL,
+    created_by   TEXT NOT NULL,
+    revoked_at   TEXT
+);
 CREATE TABLE command_approvals (
     command_id   TEXT NOT NULL REFERENCES cluster_commands(id) ON DELETE CASCADE,
     user_id      TEXT NOT NULL,

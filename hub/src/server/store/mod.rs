@@ -13,6 +13,7 @@ mod audit;
 mod deliveries;
 mod migrations;
 mod releases;
+mod signing;
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -25,6 +26,7 @@ pub use agents::{AgentState, CommandRecord};
 pub use audit::{AuditEntry, AuditFilter, AuditRecord, VerifyReport};
 pub use deliveries::Delivery;
 pub use releases::{ApprovalRecord, PromotionRecord, ReleaseEvent, ReleaseRecord, SessionRecord};
+pub use signing::SigningKey;
 
 /// What can go wrong in the store.
 #[derive(Debug, thiserror::Error)]
