@@ -272,6 +272,8 @@ fn main() {
         .build()
         .expect("runtime");
     rt.block_on(async move {
+        // reqwest is built without a default crypto provider (the hub hands it ring).
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::new();
         let api = |method: reqwest::Method, path: &str| {
             http.request(method, format!("{}{path}", hub.base)).bearer_auth(&hub.token)

@@ -141,7 +141,11 @@ pub(crate) struct Api {
 impl Api {
     pub(crate) fn new(base: &str, token: &str) -> Api {
         Api {
-            http: reqwest::Client::new(),
+            http: {
+                // reqwest is built without a default crypto provider: this process uses ring.
+                let _ = rustls::crypto::ring::default_provider().install_default();
+                reqwest::Client::new()
+            },
             base: base.to_owned(),
             token: token.to_owned(),
         }

@@ -241,7 +241,7 @@ impl Server {
         let rt = self.runtime.as_ref().unwrap();
         let url = format!("{}/git-upload-pack", self.url(false));
         rt.block_on(async {
-            let mut request = reqwest::Client::new()
+            let mut request = crate::http()
                 .post(url)
                 .header("authorization", AUTH)
                 .header("content-type", "application/x-git-upload-pack-request")

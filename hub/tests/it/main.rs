@@ -469,3 +469,10 @@ fn user_data_overrides_the_builtin_library_defaults() {
         "the other defaults stay: {config}"
     );
 }
+
+/// An HTTP client for the tests. reqwest is built without a default TLS crypto provider (the
+/// hub hands its notification client ring explicitly), so the test process installs ring first.
+pub(crate) fn http() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+}

@@ -21,7 +21,7 @@ struct Api {
 impl Api {
     fn of(hub: &Served) -> Api {
         Api {
-            client: reqwest::Client::new(),
+            client: crate::http(),
             base: hub.base.clone(),
         }
     }

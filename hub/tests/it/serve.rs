@@ -83,7 +83,7 @@ async fn kill_9_during_writes_leaves_a_consistent_store() {
         .token
         .clone()
         .expect("the first start prints the owner token");
-    let client = reqwest::Client::new();
+    let client = crate::http();
     let health = client
         .get(format!("{}/readyz", hub.base))
         .send()
