@@ -28,6 +28,10 @@ use serde_json::{Value as Json, json};
 /// Most resources listed in one inventory snapshot; beyond it only counts are reported.
 pub const INVENTORY_RESOURCE_LIMIT: usize = 5_000;
 
+/// Most drifted objects listed in one report (each lists at most 50 fields), so that a report
+/// stays well inside the stream's message limit.
+pub const MAX_FINDINGS: usize = 500;
+
 /// The field manager the agent's patches are recorded under.
 const FIELD_MANAGER: &str = "gatehouse-agent";
 
@@ -501,6 +505,12 @@ impl Cluster {
                 }
             };
             if let Some(f) = crate::drift::finding(&object.source, &want, live.as_ref()) {
+                if findings.len() == MAX_FINDINGS {
+                    tracing::warn!(
+                        "more than {MAX_FINDINGS} drifted objects; the report lists the first"
+                    );
+                    break;
+                }
                 findings.push(f);
             }
         }

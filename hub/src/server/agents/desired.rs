@@ -19,6 +19,9 @@ use crate::server::{Hub, blocking};
 /// Most objects sent in one desired state (the rest are left out, and logged).
 pub(crate) const MAX_OBJECTS: usize = 5_000;
 
+/// Most manifest bytes in one desired state, well inside the stream's 4 MiB message limit.
+pub(crate) const MAX_BYTES: usize = 3 * 1024 * 1024;
+
 /// Reads the desired state of cluster `cluster` in organization `org_id`.
 fn read(hub: &Hub, tx: &Tx<'_>, org_id: &str, cluster: &str) -> ApiResult<DesiredState> {
     let org = tx
@@ -26,6 +29,7 @@ fn read(hub: &Hub, tx: &Tx<'_>, org_id: &str, cluster: &str) -> ApiResult<Desire
         .ok_or_else(|| ApiError::internal("the organization is gone"))?;
     let mut revisions = HashMap::new();
     let mut objects = Vec::new();
+    let mut total = 0usize;
     for project in tx.resources(org_id, None, "project")? {
         let environments: BTreeSet<String> = tx
             .resources(org_id, Some(&project.id), "project_environment")?
@@ -58,13 +62,19 @@ fn read(hub: &Hub, tx: &Tx<'_>, org_id: &str, cluster: &str) -> ApiResult<Desire
             let docs: Vec<Json> =
                 gatehouse_engine::yaml_from_str_multiple(&text).unwrap_or_default();
             for doc in docs.into_iter().filter(|d| d.get("kind").is_some()) {
-                if objects.len() >= MAX_OBJECTS {
-                    tracing::warn!(cluster, "desired state truncated at {MAX_OBJECTS} objects");
+                let manifest = doc.to_string();
+                if objects.len() >= MAX_OBJECTS || total + manifest.len() > MAX_BYTES {
+                    tracing::warn!(
+                        cluster,
+                        objects = objects.len(),
+                        "desired state truncated at its size limit"
+                    );
                     break;
                 }
+                total += manifest.len();
                 objects.push(DesiredObject {
                     source: format!("{}/{file}", project.name),
-                    manifest: doc.to_string(),
+                    manifest,
                 });
             }
         }
