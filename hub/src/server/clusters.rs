@@ -195,6 +195,19 @@ fn cluster_named(tx: &Tx<'_>, caller: &Caller, name: &str) -> ApiResult<super::s
     resources::existing(tx, def, &caller.org.id, None, name)
 }
 
+/// What a named cluster's agent last reported (nothing, before its first report).
+async fn reported(hub: &Hub, caller: Caller, name: String) -> ApiResult<super::store::AgentState> {
+    blocking(
+        hub,
+        move |tx| {
+            let cluster = cluster_named(tx, &caller, &name)?;
+            Ok(tx.agent_state(&cluster.id)?.unwrap_or_default())
+        },
+        false,
+    )
+    .await
+}
+
 fn seconds_since(at: &str) -> Option<i64> {
     chrono::DateTime::parse_from_rfc3339(at)
         .ok()
@@ -279,17 +292,9 @@ async fn inventory(
     Query(q): Query<InventoryQuery>,
 ) -> ApiResult<Response> {
     let name = param(&path, "name");
-    let state = blocking(
-        &hub,
-        move |tx| {
-            let cluster = cluster_named(tx, &caller, &name)?;
-            Ok(tx.agent_state(&cluster.id)?)
-        },
-        false,
-    )
-    .await?;
+    let state = reported(&hub, caller, name).await?;
     // Before the agent's first report: an empty inventory with no report time.
-    let (mut inv, at) = state.and_then(|s| s.inventory.zip(s.inventory_at)).map_or(
+    let (mut inv, at) = state.inventory.zip(state.inventory_at).map_or(
         (json!({ "namespaces": [], "resources": [] }), None),
         |(i, t)| (i, Some(t)),
     );
@@ -313,17 +318,10 @@ async fn applications(
     path: Params,
 ) -> ApiResult<Response> {
     let name = param(&path, "name");
-    let state = blocking(
-        &hub,
-        move |tx| {
-            let cluster = cluster_named(tx, &caller, &name)?;
-            Ok(tx.agent_state(&cluster.id)?)
-        },
-        false,
-    )
-    .await?;
+    let state = reported(&hub, caller, name).await?;
     let (items, at) = state
-        .and_then(|s| s.applications.zip(s.applications_at))
+        .applications
+        .zip(state.applications_at)
         .map_or((json!([]), None), |(a, t)| (a, Some(t)));
     Ok(AxumJson(json!({ "items": items, "reportedAt": at })).into_response())
 }
@@ -334,16 +332,8 @@ async fn drift(
     path: Params,
 ) -> ApiResult<Response> {
     let name = param(&path, "name");
-    let state = blocking(
-        &hub,
-        move |tx| {
-            let cluster = cluster_named(tx, &caller, &name)?;
-            Ok(tx.agent_state(&cluster.id)?)
-        },
-        false,
-    )
-    .await?;
-    let (mut report, at) = state.and_then(|s| s.drift.zip(s.drift_at)).map_or(
+    let state = reported(&hub, caller, name).await?;
+    let (mut report, at) = state.drift.zip(state.drift_at).map_or(
         (
             json!({ "findings": [], "revision": "", "compared": 0 }),
             None,

@@ -390,15 +390,7 @@ impl Tx<'_> {
             "SELECT user_id, user_name, comment, at, decision_id FROM command_approvals
              WHERE command_id = ?1 ORDER BY at, user_name",
         )?;
-        let rows = stmt.query_map([command_id], |r| {
-            Ok(ApprovalRecord {
-                user_id: r.get(0)?,
-                user_name: r.get(1)?,
-                comment: r.get(2)?,
-                at: r.get(3)?,
-                decision_id: r.get(4)?,
-            })
-        })?;
+        let rows = stmt.query_map([command_id], super::releases::approval_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 

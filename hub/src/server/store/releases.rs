@@ -459,15 +459,7 @@ impl Tx<'_> {
             "SELECT user_id, user_name, comment, at, decision_id FROM approvals
              WHERE release_id = ?1 ORDER BY at, user_name",
         )?;
-        let rows = stmt.query_map([release_id], |r| {
-            Ok(ApprovalRecord {
-                user_id: r.get(0)?,
-                user_name: r.get(1)?,
-                comment: r.get(2)?,
-                at: r.get(3)?,
-                decision_id: r.get(4)?,
-            })
-        })?;
+        let rows = stmt.query_map([release_id], approval_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
@@ -683,4 +675,16 @@ impl Tx<'_> {
         let rows = stmt.query_map([at], session_row)?;
         rows.map(|r| with_actions(r?)).collect()
     }
+}
+
+/// An approval from `SELECT user_id, user_name, comment, at, decision_id` (releases' and
+/// commands' approvals share the shape).
+pub(super) fn approval_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ApprovalRecord> {
+    Ok(ApprovalRecord {
+        user_id: r.get(0)?,
+        user_name: r.get(1)?,
+        comment: r.get(2)?,
+        at: r.get(3)?,
+        decision_id: r.get(4)?,
+    })
 }
