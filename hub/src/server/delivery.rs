@@ -21,6 +21,7 @@ use gatehouse_render::chart::{Chart, RenderOptions, Renderer};
 use gatehouse_render::delivery::{
     Adapter, Binding, BindingKind, Environment, Level, Project, Scope, Target, Variable, Workload,
 };
+use gatehouse_render::validate::Schemas;
 use serde_json::{Value as Json, json};
 
 use super::access::{Caller, Need};
@@ -28,7 +29,7 @@ use super::error::{ApiError, ApiResult};
 use super::resources::project;
 use super::routes::{Params, Route, param, route};
 use super::store::{Org, ReleaseRecord, Resource, Tx};
-use super::{Hub, blocking};
+use super::{Hub, blocking, crds};
 use crate::delivery::{GateScope, gate};
 use crate::git::{self, HostedRepo, Signature};
 
@@ -133,12 +134,28 @@ pub(crate) fn plan(
             .unwrap_or(0),
         ..RenderOptions::default()
     };
-    let mut changes: BTreeMap<String, Option<Vec<u8>>> = BTreeMap::new();
-    let mut decisions = Vec::new();
+    // Every target renders before any is judged: a CRD one target ships validates the custom
+    // resources of all of them.
+    let mut renders = Vec::with_capacity(affected.len());
     for target in &affected {
         let rendered = model
             .render(target, &base)
             .map_err(|e| unrenderable(&format!("workload {}", target.workload), &e.to_string()))?;
+        renders.push((target, rendered));
+    }
+    let mut schemas = crds::deploy_schemas(hub, tx, org)?;
+    for (target, rendered) in &renders {
+        if !crds::any_crd(&rendered.objects) {
+            continue;
+        }
+        let schemas = schemas.get_or_insert_with(|| Schemas::new().ignore_missing_schemas(true));
+        if let Err(e) = schemas.add_crds_from(&rendered.objects) {
+            return Ok(Err(Blocked::Invalid(target.dir(), vec![e.to_string()])));
+        }
+    }
+    let mut changes: BTreeMap<String, Option<Vec<u8>>> = BTreeMap::new();
+    let mut decisions = Vec::new();
+    for (target, rendered) in &renders {
         let scope = GateScope {
             org: org.name.clone(),
             project: Some(project.name.clone()),
@@ -146,7 +163,7 @@ pub(crate) fn plan(
             tenant: Some(target.tenant.clone()),
             workload: Some(target.workload.clone()),
         };
-        if let Some(schemas) = &hub.schemas {
+        if let Some(schemas) = &schemas {
             let problems = schemas.validate(&rendered.objects);
             if !problems.is_empty() {
                 let problems = problems.iter().map(ToString::to_string).collect();
@@ -158,7 +175,7 @@ pub(crate) fn plan(
             return Ok(Err(Blocked::Denied(target.dir(), Box::new(decision))));
         }
         decisions.push((target.dir(), decision.decision_id.clone()));
-        let files = model.files(&rendered);
+        let files = model.files(rendered);
         let dir = format!("{}/", target.dir());
         for path in existing.keys().filter(|p| p.starts_with(&dir)) {
             if !files.contains_key(path) {

@@ -12,6 +12,7 @@ mod audit;
 pub mod breakglass;
 mod charts;
 mod clusters;
+mod crds;
 mod delivery;
 pub mod error;
 pub mod governance;

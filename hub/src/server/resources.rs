@@ -421,6 +421,7 @@ pub static KINDS: &[KindDef] = &[
         NotificationSpec,
         Grant::Write
     ),
+    super::crds::kind(),
     kind!(
         "project",
         "projects",
@@ -570,6 +571,7 @@ fn validate(
 ) -> ApiResult<()> {
     let pid = project.map(|p| p.id.as_str());
     match def.kind {
+        super::crds::KIND => super::crds::check_definition_name(name, spec)?,
         "team" => {
             let t: TeamSpec = spec_as(spec)?;
             for (i, m) in t.members.iter().enumerate() {
@@ -1004,7 +1006,7 @@ fn dependents(tx: &Tx<'_>, def: &KindDef, org: &str, res: &Resource) -> ApiResul
 }
 
 /// Splits a create body into its name and spec.
-fn split_name(mut body: Json) -> ApiResult<(String, Json)> {
+fn split_name(def: &KindDef, mut body: Json) -> ApiResult<(String, Json)> {
     let Json::Object(obj) = &mut body else {
         return Err(ApiError::invalid(".", "the body must be a JSON object"));
     };
@@ -1013,7 +1015,11 @@ fn split_name(mut body: Json) -> ApiResult<(String, Json)> {
         Some(_) => return Err(ApiError::invalid("name", "must be a string")),
         None => return Err(ApiError::invalid("name", "is required")),
     };
-    check_name(&name)?;
+    if def.kind == super::crds::KIND {
+        super::crds::check_name(&name)?;
+    } else {
+        check_name(&name)?;
+    }
     Ok((name, body))
 }
 
@@ -1153,7 +1159,7 @@ pub fn create_in(
         (true, Some(p)) => Some(self::project(tx, org, p)?),
         _ => None,
     };
-    let (name, spec) = split_name(body)?;
+    let (name, spec) = split_name(def, body)?;
     let spec = (def.parse)(&spec)?;
     validate(tx, def, org, p.as_ref(), &name, &spec, None)?;
     let res = tx.resource_insert(

@@ -10,7 +10,7 @@ use std::path::Path;
 use serde_json::{Value as Json, json};
 
 use super::serve::{Served, cli, start, start_with};
-use super::server::chart_tgz;
+use super::server::{chart_tgz, chart_tgz_with};
 
 /// An HTTP client for one hub, acting with one token at a time.
 struct Api {
@@ -82,6 +82,12 @@ impl Api {
     }
 
     async fn upload_chart(&self, token: &str, name: &str, version: &str) {
+        self.upload_chart_archive(token, name, chart_tgz(name, version))
+            .await;
+    }
+
+    /// Registers chart `name` and uploads `archive` as a version of it.
+    async fn upload_chart_archive(&self, token: &str, name: &str, archive: Vec<u8>) {
         self.ok(token, "POST", "/api/v2/charts", json!({"name": name}))
             .await;
         let resp = self
@@ -89,7 +95,7 @@ impl Api {
             .post(format!("{}/api/v2/charts/{name}/versions", self.base))
             .bearer_auth(token)
             .header("content-type", "application/gzip")
-            .body(chart_tgz(name, version))
+            .body(archive)
             .send()
             .await
             .unwrap();
@@ -985,6 +991,137 @@ async fn deploys_are_validated_against_the_kubernetes_schemas() {
     let fixed = api.release(&owner, "replicas as a number").await;
     let fixed = api.step(&owner, &fixed, "deploy").await;
     assert_eq!(fixed["state"], "deployed", "{fixed}");
+    drop(hub);
+    verified(dir.path());
+}
+
+/// A CustomResourceDefinition for `kind` in group `example.test`, serving `v1`, whose
+/// `spec.size` is a positive integer.
+fn crd(kind: &str, plural: &str) -> Json {
+    json!({
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": format!("{plural}.example.test")},
+        "spec": {
+            "group": "example.test",
+            "names": {"kind": kind, "plural": plural},
+            "scope": "Namespaced",
+            "versions": [{"name": "v1", "served": true, "storage": true, "schema": {
+                "openAPIV3Schema": {"type": "object", "properties": {"spec": {
+                    "type": "object",
+                    "properties": {"size": {"type": "integer", "minimum": 1}}}}}}}]
+        }
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn custom_resources_are_validated_against_uploaded_and_shipped_crds() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = start(dir.path());
+    let owner = owner_token(&hub);
+    let api = Api::of(&hub);
+    api.shop(&owner).await;
+
+    // An upload is compiled before it is stored, and named as its definition is.
+    let mut broken = crd("Widget", "widgets");
+    broken["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["type"] = json!(7);
+    let not_a_crd = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x.y"}});
+    for (name, definition, path) in [
+        ("widgets.example.test", broken, "definition"),
+        ("x.y", not_a_crd, "definition"),
+        (
+            "gadgets.example.test",
+            crd("Widget", "widgets"),
+            "definition.metadata.name",
+        ),
+        ("widgets", crd("Widget", "widgets"), "name"),
+    ] {
+        let j = api
+            .refused(
+                &owner,
+                "POST",
+                "/api/v2/crds",
+                json!({"name": name, "definition": definition}),
+                400,
+                "invalid_request",
+            )
+            .await;
+        assert_eq!(j["error"]["detail"]["path"], path, "{name}: {j}");
+    }
+    let listed = api.ok(&owner, "GET", "/api/v2/crds", json!({})).await;
+    assert_eq!(listed["items"], json!([]), "nothing half-stored: {listed}");
+    api.ok(
+        &owner,
+        "POST",
+        "/api/v2/crds",
+        json!({"name": "widgets.example.test", "description": "Widgets",
+               "definition": crd("Widget", "widgets")}),
+    )
+    .await;
+
+    // A chart of custom resources: a Widget from the uploaded CRD, and a Gizmo whose CRD the
+    // chart ships itself (JSON is YAML: the CRD goes into the template as one line).
+    let template = format!(
+        "{}\n---\napiVersion: example.test/v1\nkind: Widget\nmetadata:\n  name: {{{{ .Release.Name }}}}\nspec:\n  size: {{{{ .Values.size | toJson }}}}\n---\napiVersion: example.test/v1\nkind: Gizmo\nmetadata:\n  name: {{{{ .Release.Name }}}}\nspec:\n  size: {{{{ .Values.gizmos | toJson }}}}\n",
+        crd("Gizmo", "gizmos")
+    );
+    api.upload_chart_archive(
+        &owner,
+        "widgets",
+        chart_tgz_with("widgets", "1.0.0", &template),
+    )
+    .await;
+    api.ok(
+        &owner,
+        "POST",
+        "/api/v2/projects/shop/workloads",
+        json!({"name": "gadget", "chart": "widgets", "chartVersion": "1.0.0",
+               "values": {"size": 2, "gizmos": 2}}),
+    )
+    .await;
+    let values = "/api/v2/projects/shop/workloads/gadget/values?environment=production";
+    for (bad, object) in [
+        (json!({"size": "large", "gizmos": 2}), "Widget/"),
+        (json!({"size": 2, "gizmos": 0}), "Gizmo/"),
+    ] {
+        api.ok(&owner, "PUT", values, bad.clone()).await;
+        let rel = api.release(&owner, "bad custom resource").await;
+        let path = format!(
+            "/api/v2/projects/shop/releases/{}/deploy",
+            rel["id"].as_str().unwrap()
+        );
+        let j = api
+            .refused(&owner, "POST", &path, json!({}), 422, "render_invalid")
+            .await;
+        let problems = j["error"]["detail"]["problems"].as_array().unwrap();
+        assert_eq!(problems.len(), 1, "{bad}: {j}");
+        let problem = problems[0].as_str().unwrap();
+        assert!(
+            problem.starts_with(object) && problem.contains(": spec.size: "),
+            "{bad}: {problem}"
+        );
+        api.step(&owner, &rel, "cancel").await;
+    }
+    api.ok(&owner, "PUT", values, json!({"size": 3, "gizmos": 4}))
+        .await;
+    let fixed = api.release(&owner, "valid custom resources").await;
+    let fixed = api.step(&owner, &fixed, "deploy").await;
+    assert_eq!(fixed["state"], "deployed", "{fixed}");
+
+    // Deleting the CRD takes its schema away from later deploys (this hub has no built-in
+    // schemas, so Widgets then pass unchecked).
+    api.ok(
+        &owner,
+        "DELETE",
+        "/api/v2/crds/widgets.example.test",
+        json!({}),
+    )
+    .await;
+    api.ok(&owner, "PUT", values, json!({"size": "large", "gizmos": 4}))
+        .await;
+    let unchecked = api.release(&owner, "no Widget schema").await;
+    let unchecked = api.step(&owner, &unchecked, "deploy").await;
+    assert_eq!(unchecked["state"], "deployed", "{unchecked}");
     drop(hub);
     verified(dir.path());
 }

@@ -267,6 +267,19 @@ async fn setup() -> Env {
     ok(
         &app,
         Method::POST,
+        "/api/v2/crds",
+        o,
+        json!({"name": "widgets.example.test", "definition": {
+        "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "metadata": {"name": "widgets.example.test"},
+        "spec": {"group": "example.test", "names": {"kind": "Widget", "plural": "widgets"},
+                 "scope": "Namespaced", "versions": [{"name": "v1", "served": true, "storage": true,
+                 "schema": {"openAPIV3Schema": {"type": "object"}}}]}}}),
+    )
+    .await;
+    ok(
+        &app,
+        Method::POST,
         "/api/v2/clusters",
         o,
         json!({"name": "prod-a", "labels": {"tier": "production"}}),
@@ -424,6 +437,7 @@ fn fill(path: &str, real: bool, ids: &Ids) -> String {
                 "approval-policies" => "prod-one",
                 "freezes" => "new-year",
                 "notifications" => "ops-hook",
+                "crds" => "widgets.example.test",
                 p => panic!("no fixture for {{name}} after {p} in {path}"),
             }
             .to_owned(),

@@ -60,10 +60,11 @@ use builtin::{Builtin, Entry};
 
 /// The schemas objects are validated against: built-in kinds (from a schema directory) and
 /// custom resources (from uploaded CRDs). Compiled schemas are cached; a `Schemas` is `Send +
-/// Sync` and meant to be shared between threads.
-#[derive(Debug, Default)]
+/// Sync` and meant to be shared between threads. Cloning is cheap and shares the built-in
+/// kinds' cache, so a clone can take one deploy's extra CRDs without touching the original.
+#[derive(Debug, Default, Clone)]
 pub struct Schemas {
-    builtin: Option<Builtin>,
+    builtin: Option<Arc<Builtin>>,
     custom: HashMap<(String, String), Arc<Validator>>,
     ignore_missing: bool,
 }
@@ -167,7 +168,7 @@ impl Schemas {
     /// When `dir` holds no `_definitions.json`, or it cannot be read or registered.
     pub fn from_dir(dir: &Path) -> Result<Schemas, Error> {
         Ok(Schemas {
-            builtin: Some(Builtin::open(dir)?),
+            builtin: Some(Arc::new(Builtin::open(dir)?)),
             ..Schemas::default()
         })
     }
@@ -189,7 +190,7 @@ impl Schemas {
     /// When the object is not such a CRD, serves no version, or a version has no schema or one
     /// that does not compile. Nothing is added then.
     pub fn add_crd(&mut self, crd: &Value) -> Result<(), Error> {
-        let object_meta = self.builtin.as_ref().map(Builtin::object_meta_ref);
+        let object_meta = self.builtin.as_deref().map(Builtin::object_meta_ref);
         let versions = crd::versions(crd, object_meta.as_deref())?;
         let name = crd
             .pointer("/metadata/name")
