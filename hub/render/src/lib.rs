@@ -24,6 +24,7 @@
 pub mod chart;
 pub mod delivery;
 pub mod funcs;
+mod goyaml;
 pub mod kustomize;
 pub mod template;
 pub mod validate;

@@ -1,7 +1,7 @@
 //! The values templates compute with, modelled on what Helm's Go templates see.
 //!
-//! Go's `text/template` runs over `interface{}` values: `nil`, `bool`, `int`/`int64` (from
-//! literals and Sprig arithmetic), `float64` (every number that came from YAML or JSON: Helm
+//! Go's `text/template` runs over `interface{}` values: `nil`, `bool`, `int` (literals, `len`),
+//! `int64` (Sprig arithmetic), `float64` (every number that came from YAML or JSON: Helm
 //! decodes values through JSON, so `replicas: 3` is a float64 and `1000000` prints as `1e+06`),
 //! `string`, `[]interface{}` and `map[string]interface{}`, plus a few objects with methods
 //! (`.Files`, `.Capabilities.APIVersions`). [`Value`] mirrors that model, including the parts
@@ -29,8 +29,12 @@ pub enum Value {
     Nil,
     /// `bool`.
     Bool(bool),
-    /// `int` / `int64`: template literals and Sprig arithmetic.
+    /// `int`: template literals, `len`, `atoi`, `int`.
     Int(i64),
+    /// `int64`: what Sprig's arithmetic returns (`add`, `sub`, `mul`, `max`, `int64`, ...). It
+    /// behaves as `int` except where Go tells the two apart: `typeOf`, `kindOf`, `printf "%T"`,
+    /// `deepEqual`, parameters declared `int`, and `duration`.
+    Int64(i64),
     /// `float64`: every number decoded from YAML or JSON, and float literals.
     Float(f64),
     /// `string`.
@@ -155,7 +159,7 @@ impl fmt::Debug for Value {
         match self {
             Value::Nil => f.write_str("nil"),
             Value::Bool(b) => write!(f, "{b}"),
-            Value::Int(i) => write!(f, "{i}"),
+            Value::Int(i) | Value::Int64(i) => write!(f, "{i}"),
             Value::Float(x) => write!(f, "{x:?}"),
             Value::Str(s) => write!(f, "{s:?}"),
             Value::List(l) => f.debug_list().entries(l.iter()).finish(),
@@ -238,7 +242,7 @@ impl Value {
         match self {
             Value::Nil => serde_json::Value::Null,
             Value::Bool(b) => serde_json::Value::Bool(*b),
-            Value::Int(i) => serde_json::Value::from(*i),
+            Value::Int(i) | Value::Int64(i) => serde_json::Value::from(*i),
             Value::Float(x) => float_to_json(*x),
             Value::Str(s) => serde_json::Value::String(s.to_string()),
             Value::List(l) => serde_json::Value::Array(l.iter().map(Value::to_json).collect()),
@@ -259,7 +263,7 @@ impl Value {
         match self {
             Value::Nil => false,
             Value::Bool(b) => *b,
-            Value::Int(i) => *i != 0,
+            Value::Int(i) | Value::Int64(i) => *i != 0,
             Value::Float(x) => *x != 0.0,
             Value::Str(s) => !s.is_empty(),
             Value::List(l) => !l.is_empty(),
@@ -277,6 +281,14 @@ impl Value {
     pub fn as_str(&self) -> Option<&str> {
         match self {
             Value::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The integer, if this is an `int` or an `int64`.
+    pub fn as_int(&self) -> Option<i64> {
+        match self {
+            Value::Int(i) | Value::Int64(i) => Some(*i),
             _ => None,
         }
     }
@@ -303,6 +315,7 @@ impl Value {
             Value::Nil => "<nil>",
             Value::Bool(_) => "bool",
             Value::Int(_) => "int",
+            Value::Int64(_) => "int64",
             Value::Float(_) => "float64",
             Value::Str(_) => "string",
             Value::List(_) => "[]interface {}",
@@ -317,6 +330,7 @@ impl Value {
             Value::Nil => "invalid",
             Value::Bool(_) => "bool",
             Value::Int(_) => "int",
+            Value::Int64(_) => "int64",
             Value::Float(_) => "float64",
             Value::Str(_) => "string",
             Value::List(_) => "slice",
@@ -353,7 +367,7 @@ impl Value {
         match self {
             Value::Nil => out.push_str("<nil>"),
             Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-            Value::Int(i) => out.push_str(&i.to_string()),
+            Value::Int(i) | Value::Int64(i) => out.push_str(&i.to_string()),
             Value::Float(x) => out.push_str(&format_float_g(*x)),
             Value::Str(s) => out.push_str(s),
             Value::List(l) => {
@@ -400,18 +414,39 @@ fn float_to_json(x: f64) -> serde_json::Value {
 /// the shortest digits that round-trip, in exponent form when the decimal exponent is below -4
 /// or at least 6 (`1e+06`, `1.23456789e+08`, `1e-05`).
 pub fn format_float_g(x: f64) -> String {
+    if !x.is_finite() || x == 0.0 {
+        return special_float(x);
+    }
+    // Rust's `{:e}` gives the shortest round-trip digits: "1.2345e6", "-5e-7".
+    format_g(&format!("{x:e}"))
+}
+
+/// Go's `strconv.FormatFloat(x, 'g', -1, 32)`: `x` rounded to a float32, in its shortest form
+/// (`1.1234568`, `1.8446744e+19`). sigs.k8s.io/yaml writes float map keys this way.
+pub fn format_float32_g(x: f64) -> String {
+    #[allow(clippy::cast_possible_truncation)]
+    let x32 = x as f32;
+    if !x32.is_finite() || x32 == 0.0 {
+        return special_float(f64::from(x32));
+    }
+    format_g(&format!("{x32:e}"))
+}
+
+/// NaN, the infinities and the zeros, as Go prints them.
+fn special_float(x: f64) -> String {
     if x.is_nan() {
         return "NaN".to_owned();
     }
     if x.is_infinite() {
         return if x > 0.0 { "+Inf" } else { "-Inf" }.to_owned();
     }
-    if x == 0.0 {
-        return if x.is_sign_negative() { "-0" } else { "0" }.to_owned();
-    }
-    // Rust's `{:e}` gives the shortest round-trip digits: "1.2345e6", "-5e-7".
-    let sci = format!("{x:e}");
-    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    if x.is_sign_negative() { "-0" } else { "0" }.to_owned()
+}
+
+/// Go's shortest `%g` layout of Rust's shortest `{:e}` text: exponent form when the decimal
+/// exponent is below -4 or at least 6.
+fn format_g(sci: &str) -> String {
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((sci, "0"));
     let exp: i32 = exp.parse().unwrap_or(0);
     let negative = mantissa.starts_with('-');
     let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();

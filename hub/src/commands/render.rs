@@ -102,8 +102,7 @@ fn chart(args: &RenderArgs, base: &RenderOptions, checks: &mut Checks<'_>) -> Re
     for file in &args.values {
         let text = std::fs::read_to_string(file)
             .with_context(|| format!("{}: cannot be read", file.display()))?;
-        let layer: Json = serde_saphyr::from_str(&text)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+        let layer = values::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
         layers.push(layer);
     }
     let options = RenderOptions {

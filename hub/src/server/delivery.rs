@@ -39,20 +39,58 @@ const DEFAULT_TENANT: &str = "default";
 /// Largest Git request body accepted (negotiations of long histories are larger than JSON).
 const MAX_GIT_BODY: usize = git::MAX_REQUEST_BYTES;
 
-/// Parsed charts by archive digest: a chart version is parsed once per process.
+/// How many parsed chart versions the hub keeps; the least recently used goes first.
+const RENDERERS_KEPT: usize = 128;
+
+/// Parsed charts by archive digest: a chart version is parsed once and kept while it is in use,
+/// up to [`RENDERERS_KEPT`] versions.
 #[derive(Debug, Default)]
-pub(crate) struct Renderers(Mutex<HashMap<String, Arc<Renderer>>>);
+pub(crate) struct Renderers(Mutex<RendererCache>);
+
+#[derive(Debug, Default)]
+struct RendererCache {
+    /// Each renderer with the tick it was last used at.
+    entries: HashMap<String, (Arc<Renderer>, u64)>,
+    tick: u64,
+}
+
+impl RendererCache {
+    fn get(&mut self, digest: &str) -> Option<Arc<Renderer>> {
+        self.tick += 1;
+        let tick = self.tick;
+        self.entries.get_mut(digest).map(|(renderer, used)| {
+            *used = tick;
+            Arc::clone(renderer)
+        })
+    }
+
+    fn insert(&mut self, digest: String, renderer: Arc<Renderer>) {
+        while self.entries.len() >= RENDERERS_KEPT {
+            let Some(oldest) = self
+                .entries
+                .iter()
+                .min_by_key(|(_, (_, used))| *used)
+                .map(|(d, _)| d.clone())
+            else {
+                break;
+            };
+            self.entries.remove(&oldest);
+        }
+        self.tick += 1;
+        self.entries.insert(digest, (renderer, self.tick));
+    }
+}
 
 impl Renderers {
     fn get(&self, digest: &str, archive: &[u8], what: &str) -> ApiResult<Arc<Renderer>> {
-        if let Some(r) = self.0.lock().ok().and_then(|m| m.get(digest).cloned()) {
+        if let Some(r) = self.0.lock().ok().and_then(|mut c| c.get(digest)) {
             return Ok(r);
         }
         let chart = Chart::load_archive(archive).map_err(|e| unrenderable(what, &e.to_string()))?;
         let renderer =
             Arc::new(Renderer::new(chart).map_err(|e| unrenderable(what, &e.to_string()))?);
-        if let Ok(mut m) = self.0.lock() {
-            m.insert(digest.to_owned(), renderer.clone());
+        if let Ok(mut c) = self.0.lock() {
+            c.insert(digest.to_owned(), renderer.clone());
         }
         Ok(renderer)
     }
@@ -570,4 +608,33 @@ fn git_response(content_type: &'static str, body: Vec<u8>) -> Response {
         body,
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn renderer() -> Arc<Renderer> {
+        let files = [(
+            "Chart.yaml".to_owned(),
+            b"apiVersion: v2\nname: c\nversion: 1.0.0\n".to_vec(),
+        )];
+        let chart = Chart::from_files("c", files.into_iter().collect()).unwrap();
+        Arc::new(Renderer::new(chart).unwrap())
+    }
+
+    #[test]
+    fn the_renderer_cache_keeps_the_most_recently_used() {
+        let r = renderer();
+        let mut cache = RendererCache::default();
+        for i in 0..RENDERERS_KEPT {
+            cache.insert(format!("d{i}"), r.clone());
+        }
+        assert!(cache.get("d0").is_some(), "d0 is now the most recent");
+        cache.insert("new".to_owned(), r.clone());
+        assert_eq!(cache.entries.len(), RENDERERS_KEPT);
+        assert!(cache.get("d1").is_none(), "the least recently used went");
+        assert!(cache.get("d0").is_some() && cache.get("new").is_some());
+        assert!(cache.get("d2").is_some());
+    }
 }

@@ -211,7 +211,7 @@ impl Chart {
                 "this is not a chart: Chart.yaml is missing at its root",
             )
         })?;
-        let metadata: Metadata = parse_yaml(&format!("{origin}/Chart.yaml"), &chart_yaml)?;
+        let metadata = parse_metadata(&format!("{origin}/Chart.yaml"), &chart_yaml)?;
         if metadata.name.is_empty() {
             return Err(load_error(
                 format!("{origin}/Chart.yaml"),
@@ -322,13 +322,90 @@ impl Chart {
     }
 }
 
-/// Parses YAML into JSON, naming the file and line on error.
-pub(crate) fn parse_yaml<T: serde::de::DeserializeOwned>(
-    path: &str,
-    bytes: &[u8],
-) -> Result<T, LoadError> {
+/// Parses YAML into JSON as Helm reads chart files (YAML 1.1 scalars, see [`crate::goyaml`]),
+/// naming the file and line on error.
+pub(crate) fn parse_yaml(path: &str, bytes: &[u8]) -> Result<Json, LoadError> {
     let text = std::str::from_utf8(bytes).map_err(|_| load_error(path, "not UTF-8 text"))?;
-    crate::yaml::from_str(text).map_err(|e| load_error(path, e))
+    crate::goyaml::to_json(text).map_err(|e| load_error(path, e))
+}
+
+/// Parses `Chart.yaml` as Helm does: its string fields take numbers and booleans as text, the
+/// way sigs.k8s.io/yaml converts them for a string field (`appVersion: 1.10` is `"1.1"`,
+/// `description: yes` is `"true"`).
+fn parse_metadata(path: &str, bytes: &[u8]) -> Result<Metadata, LoadError> {
+    let mut json = parse_yaml(path, bytes)?;
+    if json.is_null() {
+        json = Json::Object(Default::default());
+    }
+    coerce_metadata_strings(&mut json);
+    serde_json::from_value(json).map_err(|e| load_error(path, e.to_string()))
+}
+
+/// The fields of `Chart.yaml` that Helm declares as strings, lists of strings, or maps of
+/// strings, coerced as sigs.k8s.io/yaml coerces them.
+fn coerce_metadata_strings(json: &mut Json) {
+    const STRINGS: &[&str] = &[
+        "apiVersion",
+        "name",
+        "version",
+        "appVersion",
+        "description",
+        "type",
+        "kubeVersion",
+        "home",
+        "icon",
+    ];
+    const DEPENDENCY_STRINGS: &[&str] = &["name", "version", "repository", "condition", "alias"];
+    let Json::Object(fields) = json else { return };
+    // A null field is Go's zero value, which the defaults already are.
+    fields.retain(|_, v| !v.is_null());
+    for (key, value) in fields.iter_mut() {
+        match (key.as_str(), value) {
+            (k, v) if STRINGS.contains(&k) => go_string(v),
+            ("sources" | "keywords", Json::Array(items)) => items.iter_mut().for_each(go_string),
+            ("annotations", Json::Object(map)) => map.values_mut().for_each(go_string),
+            ("maintainers", Json::Array(items)) => {
+                for m in items.iter_mut().filter_map(Json::as_object_mut) {
+                    for k in ["name", "email", "url"] {
+                        if let Some(v) = m.get_mut(k) {
+                            go_string(v);
+                        }
+                    }
+                }
+            }
+            ("dependencies", Json::Array(items)) => {
+                for d in items.iter_mut().filter_map(Json::as_object_mut) {
+                    d.retain(|_, v| !v.is_null());
+                    for (k, v) in d.iter_mut() {
+                        match (k.as_str(), v) {
+                            (k, v) if DEPENDENCY_STRINGS.contains(&k) => go_string(v),
+                            ("tags", Json::Array(tags)) => tags.iter_mut().for_each(go_string),
+                            _ => {}
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// A YAML number or boolean bound for a Go string field, as sigs.k8s.io/yaml writes it:
+/// integers in decimal, floats at float32 precision, booleans as `true`/`false`; `null` is the
+/// empty string.
+fn go_string(v: &mut Json) {
+    let text = match v {
+        Json::Bool(b) => b.to_string(),
+        Json::Number(n) => match (n.as_i64(), n.as_u64(), n.as_f64()) {
+            (Some(i), _, _) if !n.is_f64() => i.to_string(),
+            (_, Some(u), _) if !n.is_f64() => u.to_string(),
+            (_, _, Some(f)) => crate::value::format_float32_g(f),
+            _ => n.to_string(),
+        },
+        Json::Null => String::new(),
+        _ => return,
+    };
+    *v = Json::String(text);
 }
 
 fn read_dir_into(
@@ -452,6 +529,43 @@ mod tests {
             .iter()
             .map(|(p, t)| ((*p).to_owned(), t.as_bytes().to_vec()))
             .collect()
+    }
+
+    #[test]
+    fn chart_files_are_read_as_helm_reads_them() {
+        let chart = Chart::from_files(
+            "app",
+            files(&[
+                (
+                    "Chart.yaml",
+                    "apiVersion: v2\nname: app\nversion: 1.0.0\nappVersion: 1.10\nhome:\nsources:\n\
+                     description: yes\nkeywords: [1, on]\ndeprecated: yes\n\
+                     annotations: {ratio: 1.50, count: 16777217}\n\
+                     dependencies:\n  - name: db\n    version: 1.0\n    tags: [no]\n",
+                ),
+                ("values.yaml", "enabled: yes\nn: 1\nmode: 0755\n"),
+            ]),
+        )
+        .unwrap();
+        let m = &chart.metadata;
+        assert_eq!(m.app_version, "1.1");
+        assert_eq!(m.description, "true");
+        assert_eq!(m.home, "");
+        assert!(m.sources.is_empty());
+        assert_eq!(m.keywords, ["1", "true"]);
+        assert!(m.deprecated);
+        let annotations = m.annotations.clone().unwrap_or_default();
+        assert_eq!(annotations.get("ratio").map(String::as_str), Some("1.5"));
+        assert_eq!(
+            annotations.get("count").map(String::as_str),
+            Some("16777217")
+        );
+        assert_eq!(m.dependencies[0].version, "1");
+        assert_eq!(m.dependencies[0].tags, ["false"]);
+        assert_eq!(
+            chart.values,
+            serde_json::json!({"enabled": true, "false": 1, "mode": 493})
+        );
     }
 
     #[test]

@@ -545,11 +545,10 @@ fn sort_manifests(
             continue;
         }
         for doc in split_documents(text) {
-            let object: Json =
-                crate::yaml::from_str(&doc).map_err(|message| RenderError::Yaml {
-                    source_path: path.clone(),
-                    message,
-                })?;
+            let object = crate::goyaml::to_json(&doc).map_err(|message| RenderError::Yaml {
+                source_path: path.clone(),
+                message,
+            })?;
             let text = |pointer: &str| {
                 object
                     .pointer(pointer)
@@ -619,6 +618,35 @@ mod tests {
                 "a/templates/a.yaml",
                 "a/templates/_helpers.tpl",
             ]
+        );
+    }
+
+    #[test]
+    fn rendered_documents_are_read_as_kubernetes_reads_them() {
+        let files = [
+            ("Chart.yaml", "apiVersion: v2\nname: c\nversion: 1.0.0\n"),
+            (
+                "templates/cm.yaml",
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n  labels: {on: 'x'}\ndata:\n  enabled: yes\n  mode: 0644\n  when: 2001-12-14\n",
+            ),
+        ];
+        let files = files
+            .into_iter()
+            .map(|(p, t)| (p.to_owned(), t.as_bytes().to_vec()))
+            .collect();
+        let chart = crate::chart::Chart::from_files("c", files).unwrap();
+        let rendered = Renderer::new(chart)
+            .unwrap()
+            .render(&serde_json::json!({}), &RenderOptions::default())
+            .unwrap();
+        // sigs.k8s.io/yaml (YAML 1.1): what the API server is sent for this text.
+        assert_eq!(
+            rendered.objects(),
+            [serde_json::json!({
+                "apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": "c", "labels": {"true": "x"}},
+                "data": {"enabled": true, "mode": 420, "when": "2001-12-14"},
+            })]
         );
     }
 }

@@ -12,6 +12,26 @@ use super::Chart;
 /// The key whose table every chart and subchart shares.
 pub const GLOBAL: &str = "global";
 
+/// Reads a values file as `helm -f` does, with sigs.k8s.io/yaml: YAML 1.1 plain scalars
+/// (`enabled: yes` is true, `on:` as a key is `"true"`, `mode: 0755` is 493), only the first
+/// document, keys as strings. A file that holds nothing is an empty table; one that holds
+/// something other than a table is refused with Helm's message.
+pub fn parse(text: &str) -> Result<Json, String> {
+    match crate::goyaml::to_json(text)? {
+        Json::Null => Ok(Json::Object(Map::new())),
+        v @ Json::Object(_) => Ok(v),
+        other => Err(format!(
+            "error unmarshaling JSON: while decoding JSON: json: cannot unmarshal {} into Go value of type map[string]interface {{}}",
+            match other {
+                Json::Array(_) => "array",
+                Json::String(_) => "string",
+                Json::Number(_) => "number",
+                _ => "bool",
+            }
+        )),
+    }
+}
+
 /// Layers values files the way `helm template -f a.yaml -f b.yaml` does: later files win,
 /// tables merge key by key, and a `null` survives so that it can delete a chart default.
 pub fn layer(layers: &[Json]) -> Json {
@@ -234,6 +254,26 @@ fn path_value<'a>(values: &'a Json, path: &str) -> Option<&'a Json> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn values_files_are_read_as_helm_reads_them() {
+        assert_eq!(
+            parse("enabled: yes\non: x\nmode: 0755\nn: 1\n").unwrap(),
+            serde_json::json!({"enabled": true, "true": "x", "mode": 493, "false": 1})
+        );
+        assert_eq!(parse("").unwrap(), serde_json::json!({}));
+        assert_eq!(parse("# nothing\n").unwrap(), serde_json::json!({}));
+        assert_eq!(
+            parse("- 1\n").unwrap_err(),
+            "error unmarshaling JSON: while decoding JSON: json: cannot unmarshal array into Go value of type map[string]interface {}"
+        );
+        assert!(
+            parse("a: [1\n")
+                .unwrap_err()
+                .starts_with("error converting YAML to JSON: yaml: line ")
+        );
+    }
+
     use std::collections::BTreeMap;
 
     use serde_json::json;

@@ -21,7 +21,7 @@
 //!   - workload: web
 //!     environment: production
 //!     tenant: acme            # optional; so is environment
-//!     file: values/web-acme-production.yaml   # or `values:` inline
+//!     file: values/web-acme-production.yaml   # read as `helm -f` reads it; or `values:` inline
 //! variables:
 //!   - key: DB_HOST
 //!     value: db.prod.internal
@@ -160,6 +160,12 @@ fn read_yaml<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, DirError>
     crate::yaml::from_str(&text).map_err(|e| err(path, e))
 }
 
+/// Reads a values file as `helm -f` reads it (YAML 1.1 scalars: `enabled: yes` is true).
+fn read_values(path: &Path) -> Result<Json, DirError> {
+    let text = std::fs::read_to_string(path).map_err(|e| err(path, format!("cannot read: {e}")))?;
+    crate::chart::values::parse(&text).map_err(|e| err(path, e))
+}
+
 /// Loads `dir/project.yaml` and the charts and values files it names.
 pub fn load(dir: &Path) -> Result<Project, DirError> {
     let file_path = dir.join(PROJECT_FILE);
@@ -197,7 +203,7 @@ pub fn load(dir: &Path) -> Result<Project, DirError> {
     for l in file.values {
         let values = match (l.values, l.file) {
             (Some(v), None) => v,
-            (None, Some(f)) => read_yaml(&dir.join(f))?,
+            (None, Some(f)) => read_values(&dir.join(f))?,
             _ => {
                 return Err(err(
                     &file_path,

@@ -425,7 +425,9 @@ fn parse_num(s: &[u8], start: usize) -> (usize, bool, usize) {
 /// Go's `intFromArg`: a `*` width or precision from the operand at `arg_num`.
 fn int_from_arg(args: &[Value], arg_num: usize) -> (i64, bool, usize) {
     match args.get(arg_num) {
-        Some(Value::Int(n)) if n.unsigned_abs() <= TOO_LARGE as u64 => (*n, true, arg_num + 1),
+        Some(Value::Int(n) | Value::Int64(n)) if n.unsigned_abs() <= TOO_LARGE as u64 => {
+            (*n, true, arg_num + 1)
+        }
         Some(_) => (0, false, arg_num + 1),
         None => (0, false, arg_num),
     }
@@ -649,7 +651,7 @@ impl Printer {
                 't' | 'v' => self.pad(if *b { "true" } else { "false" }),
                 _ => self.bad_verb(verb, value),
             },
-            Value::Int(n) => self.fmt_integer(value, *n, verb),
+            Value::Int(n) | Value::Int64(n) => self.fmt_integer(value, *n, verb),
             Value::Float(x) => self.fmt_float_verb(value, *x, verb),
             Value::Str(s) => self.fmt_string(value, s, verb),
             Value::List(items) => {

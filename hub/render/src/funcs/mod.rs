@@ -23,6 +23,9 @@ pub struct Ctx {
     pub seed: [u8; 32],
     /// How many random draws have been made so far in this render.
     pub draws: u64,
+    /// How many bcrypt hashes and password derivations this render has computed (they are
+    /// slow on purpose, so a render has a budget of them).
+    pub slow_hashes: u32,
     /// The render's clock (Unix seconds, UTC) for `now` and the date functions: fixed per
     /// render so that output does not depend on when it ran.
     pub now: i64,
@@ -34,6 +37,7 @@ impl Ctx {
         Ctx {
             seed,
             draws: 0,
+            slow_hashes: 0,
             now,
         }
     }

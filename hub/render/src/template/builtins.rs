@@ -24,7 +24,7 @@ fn kind(v: &Value) -> Kind {
     match v {
         Value::Nil => Kind::Invalid,
         Value::Bool(_) => Kind::Bool,
-        Value::Int(_) => Kind::Int,
+        Value::Int(_) | Value::Int64(_) => Kind::Int,
         Value::Float(_) => Kind::Float,
         Value::Str(_) => Kind::Str,
         Value::List(_) | Value::Map(_) | Value::Object(_) => Kind::Other,
@@ -59,10 +59,10 @@ pub(crate) fn eq(arg1: &EVal, rest: &[EVal]) -> Result<bool, String> {
         } else {
             match (a1, a) {
                 (Value::Bool(x), Value::Bool(y)) => x == y,
-                (Value::Int(x), Value::Int(y)) => x == y,
                 (Value::Float(x), Value::Float(y)) => x == y,
                 (Value::Str(x), Value::Str(y)) => x == y,
                 (Value::Nil, Value::Nil) => true,
+                _ if k1 == Kind::Int => a1.as_int() == a.as_int(),
                 _ => compare_composite(a1, a)?,
             }
         };
@@ -119,9 +119,9 @@ pub(crate) fn lt(a: &EVal, b: &EVal) -> Result<bool, String> {
         return Err(incompatible(a, b));
     }
     match (a, b) {
-        (Value::Int(x), Value::Int(y)) => Ok(x < y),
         (Value::Float(x), Value::Float(y)) => Ok(x < y),
         (Value::Str(x), Value::Str(y)) => Ok(x < y),
+        _ if k1 == Kind::Int => Ok(a.as_int() < b.as_int()),
         _ => Err(BAD_COMPARISON_TYPE.to_owned()),
     }
 }
@@ -174,7 +174,7 @@ pub(crate) fn len(item: &EVal) -> Result<Value, String> {
 /// Go's `indexArg`: an index into something of length `cap`.
 fn index_arg(index: &Value, cap: usize) -> Result<usize, String> {
     let x = match index {
-        Value::Int(i) => *i,
+        Value::Int(i) | Value::Int64(i) => *i,
         Value::Nil => return Err("cannot index slice/array with nil".to_owned()),
         other => {
             return Err(format!(

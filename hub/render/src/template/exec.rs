@@ -428,7 +428,13 @@ impl<'x> Machine<'x> {
                     }
                 }
             }
-            Value::Int(n) => {
+            Value::Int(n) | Value::Int64(n) => {
+                // Go ranges over an integer with elements of its type.
+                let elem_of: fn(i64) -> Value = if matches!(subject, Value::Int64(_)) {
+                    Value::Int64
+                } else {
+                    Value::Int
+                };
                 if b.pipe.decl.len() > 1 {
                     return Err(self.err(
                         f,
@@ -437,7 +443,7 @@ impl<'x> Machine<'x> {
                 }
                 ran = *n > 0;
                 for i in 0..*n {
-                    let elem = EVal::direct(Value::Int(i));
+                    let elem = EVal::direct(elem_of(i));
                     if self.one_iteration(f, b, inner, EVal::invalid(), elem, out)? == Flow::Break {
                         break;
                     }

@@ -43,7 +43,7 @@ fn ours(case: &Case) -> Result<String, String> {
         .iter()
         .map(|v| {
             let text = std::fs::read_to_string(fixtures().join("values").join(v)).unwrap();
-            serde_saphyr::from_str(&text).unwrap()
+            values::parse(&text).unwrap()
         })
         .collect();
     let options = RenderOptions {

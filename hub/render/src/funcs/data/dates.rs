@@ -100,6 +100,24 @@ impl GoTime {
     }
 }
 
+/// A `time.Time` value: `secs` and `nanos` since the Unix epoch, shown `offset` seconds east of
+/// UTC in the zone named `zone` (an empty name prints as the offset, as Go's fixed zones do).
+pub(super) fn time_value(secs: i64, nanos: u32, offset: i32, zone: &str) -> Value {
+    GoTime {
+        secs,
+        nanos,
+        offset,
+        zone: zone.to_owned(),
+    }
+    .value()
+}
+
+/// If `v` is a `time.Time`: its zone's name and `v` formatted with the Go layout `layout`.
+pub(super) fn format_time(v: &Value, layout: &str) -> Option<(String, String)> {
+    let t = GoTime::from_value(v)?;
+    Some((t.zone.clone(), format(&t, layout)))
+}
+
 impl Object for GoTime {
     fn type_name(&self) -> &str {
         "time.Time"
@@ -115,8 +133,8 @@ impl Object for GoTime {
                 Value::Int(i64::from(self.offset)),
                 Value::str(&self.zone),
             ]),
-            "Unix" => Value::Int(self.secs),
-            "UnixNano" => Value::Int(
+            "Unix" => Value::Int64(self.secs),
+            "UnixNano" => Value::Int64(
                 self.secs
                     .saturating_mul(1_000_000_000)
                     .saturating_add(i64::from(self.nanos)),
@@ -767,7 +785,7 @@ fn frac(v: u128, div: u128) -> String {
 
 fn int_of(v: Option<&Value>) -> Option<i64> {
     match v {
-        Some(Value::Int(i)) => Some(*i),
+        Some(Value::Int(i) | Value::Int64(i)) => Some(*i),
         _ => None,
     }
 }
@@ -859,10 +877,12 @@ pub(super) fn ago(ctx: &mut Ctx, args: &[Value]) -> Result<Value, String> {
     Ok(Value::from(duration_string(rounded)))
 }
 
+/// `duration SECONDS`: Sprig reads a string (`strconv.ParseInt`) or an int64 (Sprig's
+/// arithmetic, `int64`); anything else, template integer literals included, is 0 seconds.
 pub(super) fn duration(_: &mut Ctx, args: &[Value]) -> Result<Value, String> {
     let secs: i64 = match args.first() {
         Some(Value::Str(s)) => s.parse().unwrap_or(0),
-        Some(Value::Int(i)) => *i,
+        Some(Value::Int64(i)) => *i,
         _ => 0,
     };
     Ok(Value::from(duration_string(
@@ -873,7 +893,8 @@ pub(super) fn duration(_: &mut Ctx, args: &[Value]) -> Result<Value, String> {
 pub(super) fn duration_round(ctx: &mut Ctx, args: &[Value]) -> Result<Value, String> {
     let d: i128 = match args.first() {
         Some(Value::Str(s)) => parse_duration(s).unwrap_or(0),
-        Some(Value::Int(i)) => i128::from(*i),
+        // Nanoseconds, from an int64 only (an int is 0, as in Sprig).
+        Some(Value::Int64(i)) => i128::from(*i),
         Some(v @ Value::Object(_)) => match GoTime::from_value(v) {
             Some(t) => i128::from(ctx.now - t.secs) * 1_000_000_000 - i128::from(t.nanos),
             None => 0,
@@ -1014,7 +1035,12 @@ mod tests {
                 Value::str("3700"),
                 "1h1m40s",
             ),
-            (duration, Value::Int(95), "1m35s"),
+            (duration, Value::Int64(95), "1m35s"),
+            // A template literal is an int, which Sprig's duration reads as 0 seconds.
+            (duration, Value::Int(95), "0s"),
+            (duration, Value::Float(95.0), "0s"),
+            (duration_round, Value::Int64(95_000_000_000), "1m"),
+            (duration_round, Value::Int(95), "0s"),
             (duration_round, Value::str("2h10m"), "2h"),
             (duration_round, Value::str("400h"), "16d"),
             (duration_round, Value::str("0.5s"), "0s"),

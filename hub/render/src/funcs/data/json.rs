@@ -34,7 +34,7 @@ fn write(
     match value {
         Value::Nil => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Int(i) => out.push_str(&i.to_string()),
+        Value::Int(i) | Value::Int64(i) => out.push_str(&i.to_string()),
         Value::Float(x) => out.push_str(&float(*x)?),
         Value::Str(s) => string(s, escape_html, out),
         Value::List(items) => {
@@ -192,7 +192,7 @@ pub(super) fn must_to_pretty_json(_: &mut Ctx, args: &[Value]) -> Result<Value, 
 fn kind(v: &Value) -> &'static str {
     match v {
         Value::Bool(_) => "bool",
-        Value::Int(_) | Value::Float(_) => "number",
+        Value::Int(_) | Value::Int64(_) | Value::Float(_) => "number",
         Value::Str(_) => "string",
         Value::List(_) => "array",
         _ => "object",

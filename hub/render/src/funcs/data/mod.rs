@@ -1,5 +1,6 @@
-//! Data-format and deterministic functions: YAML and JSON in Helm's dialect, encodings,
-//! hashes, seeded randomness, semantic versions, dates, and Helm's `required` and `fail`.
+//! Data-format and deterministic functions: YAML, JSON and TOML in Helm's dialect, encodings,
+//! hashes and password hashes, seeded randomness, semantic versions, dates, and Helm's
+//! `required` and `fail`.
 //!
 //! Functions that are random or read the clock in Helm read the render's [`Ctx`] instead: the
 //! same seed and clock give the same output.
@@ -12,8 +13,10 @@ mod encoding;
 mod hash;
 mod helm;
 mod json;
+mod passwords;
 mod random;
 mod semver;
+mod toml;
 pub(crate) mod yaml;
 mod yaml_emit;
 
@@ -33,6 +36,8 @@ pub(super) fn lookup(name: &str) -> Option<Func> {
         "mustToPrettyJson" => json::must_to_pretty_json,
         "fromJson" => json::from_json,
         "fromJsonArray" => json::from_json_array,
+        "toToml" => toml::to_toml,
+        "fromToml" => toml::from_toml,
         "b64enc" => encoding::b64enc,
         "b64dec" => encoding::b64dec,
         "b32enc" => encoding::b32enc,
@@ -41,6 +46,9 @@ pub(super) fn lookup(name: &str) -> Option<Func> {
         "sha256sum" => hash::sha256sum,
         "sha512sum" => hash::sha512sum,
         "adler32sum" => hash::adler32sum,
+        "bcrypt" => passwords::bcrypt,
+        "htpasswd" => passwords::htpasswd,
+        "derivePassword" => passwords::derive_password,
         "randAlphaNum" => random::rand_alpha_num,
         "randAlpha" => random::rand_alpha,
         "randNumeric" => random::rand_numeric,

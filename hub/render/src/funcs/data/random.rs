@@ -78,7 +78,7 @@ impl Stream {
 /// Sprig's count argument: numbers and numeric strings.
 fn count(args: &[Value]) -> Result<usize, String> {
     let n = match args.first() {
-        Some(Value::Int(i)) => *i,
+        Some(Value::Int(i) | Value::Int64(i)) => *i,
         #[allow(clippy::cast_possible_truncation)]
         Some(Value::Float(x)) => *x as i64,
         Some(Value::Str(s)) => s.trim().parse().unwrap_or(0),
@@ -134,7 +134,7 @@ pub(super) fn rand_bytes(ctx: &mut Ctx, args: &[Value]) -> Result<Value, String>
 
 fn int_arg(v: Option<&Value>) -> i64 {
     match v {
-        Some(Value::Int(i)) => *i,
+        Some(Value::Int(i) | Value::Int64(i)) => *i,
         #[allow(clippy::cast_possible_truncation)]
         Some(Value::Float(x)) => *x as i64,
         Some(Value::Str(s)) => s.trim().parse().unwrap_or(0),

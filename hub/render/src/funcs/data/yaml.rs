@@ -55,12 +55,10 @@ pub(super) fn to_yaml_pretty(_: &mut Ctx, args: &[Value]) -> Result<Value, Strin
     ))
 }
 
-/// Parses a YAML document into a value, numbers as float64.
+/// Parses a YAML document as Helm's `fromYaml` does (sigs.k8s.io/yaml: YAML 1.1 scalars),
+/// numbers as float64.
 fn parse(text: &str) -> Result<Value, String> {
-    if text.trim().is_empty() {
-        return Ok(Value::Nil);
-    }
-    let json: serde_json::Value = crate::yaml::from_str(text)?;
+    let json = crate::goyaml::to_json(text)?;
     Ok(Value::from_json(&json))
 }
 
@@ -73,7 +71,7 @@ fn unmarshal_error(kind: &str, target: &str) -> String {
 fn json_kind(v: &Value) -> &'static str {
     match v {
         Value::Bool(_) => "bool",
-        Value::Int(_) | Value::Float(_) => "number",
+        Value::Int(_) | Value::Int64(_) | Value::Float(_) => "number",
         Value::Str(_) => "string",
         Value::List(_) => "array",
         _ => "object",

@@ -51,7 +51,7 @@ fn to_node(value: &Value, dialect: Dialect, depth: usize) -> Result<Node, String
     Ok(match value {
         Value::Nil => Node::Raw("null".to_owned()),
         Value::Bool(b) => Node::Raw(b.to_string()),
-        Value::Int(i) => Node::Raw(i.to_string()),
+        Value::Int(i) | Value::Int64(i) => Node::Raw(i.to_string()),
         Value::Float(x) => Node::Raw(float_text(*x, dialect)?),
         Value::Str(s) => Node::Str(string_text(s, dialect)?),
         Value::List(items) => Node::Seq(

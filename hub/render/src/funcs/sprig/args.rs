@@ -62,6 +62,7 @@ pub(super) fn int(v: &Value) -> Result<i64, String> {
 pub(super) fn float(v: &Value) -> Result<f64, String> {
     match v {
         Value::Float(x) => Ok(*x),
+        // An integer literal is an untyped constant Go converts; an int64 is not.
         #[allow(clippy::cast_precision_loss)]
         Value::Int(i) => Ok(*i as f64),
         _ => Err(wrong_type("float64", v)),
@@ -99,7 +100,7 @@ pub(super) fn strval(v: &Value) -> String {
 /// (`"0x1F"`, `"017"`, `"1_000"`, `"3.0"`), booleans are 0 or 1, anything else is 0.
 pub(super) fn to_int64(v: &Value) -> i64 {
     match v {
-        Value::Int(i) => *i,
+        Value::Int(i) | Value::Int64(i) => *i,
         Value::Float(x) => float_to_int64(*x),
         Value::Bool(b) => i64::from(*b),
         Value::Str(s) => parse_go_int(trim_zero_decimal(s), 0).unwrap_or(0),
@@ -124,7 +125,7 @@ pub(super) fn to_float64(v: &Value) -> f64 {
     match v {
         Value::Float(x) => *x,
         #[allow(clippy::cast_precision_loss)]
-        Value::Int(i) => *i as f64,
+        Value::Int(i) | Value::Int64(i) => *i as f64,
         Value::Bool(b) => f64::from(u8::from(*b)),
         Value::Str(s) => parse_go_float(s).unwrap_or(0.0),
         _ => 0.0,

@@ -11,7 +11,7 @@ pub(super) fn is_empty(v: &Value) -> bool {
     match v {
         Value::Nil => true,
         Value::Bool(b) => !b,
-        Value::Int(i) => *i == 0,
+        Value::Int(i) | Value::Int64(i) => *i == 0,
         Value::Float(x) => *x == 0.0,
         Value::Str(s) => s.is_empty(),
         Value::List(l) => l.is_empty(),

@@ -19,14 +19,16 @@ pub(super) fn atoi(name: &str, args: &[Value]) -> R {
     ))
 }
 
-/// `int V` and `int64 V`: `cast.ToInt64`.
+/// `int V`: `cast.ToInt`, an `int`.
 pub(super) fn int(name: &str, args: &[Value]) -> R {
     let [v] = exact(name, args)?;
     Ok(Value::Int(to_int64(v)))
 }
 
+/// `int64 V`: `cast.ToInt64`, an `int64`.
 pub(super) fn int64(name: &str, args: &[Value]) -> R {
-    int(name, args)
+    let [v] = exact(name, args)?;
+    Ok(Value::Int64(to_int64(v)))
 }
 
 /// `float64 V`: `cast.ToFloat64`.
@@ -35,16 +37,18 @@ pub(super) fn float64(name: &str, args: &[Value]) -> R {
     Ok(Value::Float(to_float64(v)))
 }
 
-/// `toDecimal V`: V printed and read as an octal number (`"0777"` is 511), 0 if it is not one.
+/// `toDecimal V`: V printed and read as an octal number (`"0777"` is 511), 0 if it is not one;
+/// an `int64`.
 pub(super) fn to_decimal(name: &str, args: &[Value]) -> R {
     let [v] = exact(name, args)?;
-    Ok(Value::Int(
+    Ok(Value::Int64(
         args::parse_go_int(&v.go_string(), 8).unwrap_or(0),
     ))
 }
 
+/// Sprig's integer arithmetic: `cast.ToInt64` operands, an `int64` result.
 pub(super) fn add(_name: &str, args: &[Value]) -> R {
-    Ok(Value::Int(
+    Ok(Value::Int64(
         args.iter()
             .fold(0i64, |acc, v| acc.wrapping_add(to_int64(v))),
     ))
@@ -52,12 +56,12 @@ pub(super) fn add(_name: &str, args: &[Value]) -> R {
 
 pub(super) fn add1(name: &str, args: &[Value]) -> R {
     let [v] = exact(name, args)?;
-    Ok(Value::Int(to_int64(v).wrapping_add(1)))
+    Ok(Value::Int64(to_int64(v).wrapping_add(1)))
 }
 
 pub(super) fn sub(name: &str, args: &[Value]) -> R {
     let [a, b] = exact(name, args)?;
-    Ok(Value::Int(to_int64(a).wrapping_sub(to_int64(b))))
+    Ok(Value::Int64(to_int64(a).wrapping_sub(to_int64(b))))
 }
 
 fn divisor(v: &Value) -> Result<i64, String> {
@@ -70,30 +74,30 @@ fn divisor(v: &Value) -> Result<i64, String> {
 pub(super) fn div(name: &str, args: &[Value]) -> R {
     let [a, b] = exact(name, args)?;
     let d = divisor(b)?;
-    Ok(Value::Int(to_int64(a).wrapping_div(d)))
+    Ok(Value::Int64(to_int64(a).wrapping_div(d)))
 }
 
 pub(super) fn modulo(name: &str, args: &[Value]) -> R {
     let [a, b] = exact(name, args)?;
     let d = divisor(b)?;
-    Ok(Value::Int(to_int64(a).wrapping_rem(d)))
+    Ok(Value::Int64(to_int64(a).wrapping_rem(d)))
 }
 
 pub(super) fn mul(name: &str, args: &[Value]) -> R {
     at_least(name, args, 1)?;
-    Ok(Value::Int(
+    Ok(Value::Int64(
         args.iter().map(to_int64).fold(1i64, i64::wrapping_mul),
     ))
 }
 
 pub(super) fn max(name: &str, args: &[Value]) -> R {
     at_least(name, args, 1)?;
-    Ok(Value::Int(args.iter().map(to_int64).max().unwrap_or(0)))
+    Ok(Value::Int64(args.iter().map(to_int64).max().unwrap_or(0)))
 }
 
 pub(super) fn min(name: &str, args: &[Value]) -> R {
     at_least(name, args, 1)?;
-    Ok(Value::Int(args.iter().map(to_int64).min().unwrap_or(0)))
+    Ok(Value::Int64(args.iter().map(to_int64).min().unwrap_or(0)))
 }
 
 /// Go's `math.Max`: +Inf wins over NaN, NaN over everything else, +0 over -0.
@@ -311,6 +315,7 @@ mod tests {
     #[test]
     fn numbers_match_helm() {
         let i = Value::Int;
+        let i64 = Value::Int64;
         let f = Value::Float;
         check(&[
             ("int", vec![s("3.0")], Ok(i(3))),
@@ -318,7 +323,7 @@ mod tests {
             ("int", vec![Value::Bool(true)], Ok(i(1))),
             ("int", vec![Value::Nil], Ok(i(0))),
             ("int", vec![l(vec![i(1)])], Ok(i(0))),
-            ("int64", vec![f(1e6)], Ok(i(1_000_000))),
+            ("int64", vec![f(1e6)], Ok(i64(1_000_000))),
             ("float64", vec![s("1e3")], Ok(f(1000.0))),
             ("float64", vec![i(3)], Ok(f(3.0))),
             ("atoi", vec![s("42")], Ok(i(42))),
@@ -330,34 +335,34 @@ mod tests {
                 vec![i(3)],
                 Err("wrong type for value; expected string; got int"),
             ),
-            ("toDecimal", vec![s("0777")], Ok(i(511))),
-            ("toDecimal", vec![i(777)], Ok(i(511))),
-            ("toDecimal", vec![f(3.0)], Ok(i(3))),
-            ("toDecimal", vec![s("8")], Ok(i(0))),
-            ("toDecimal", vec![f(1e6)], Ok(i(0))),
-            ("add", vec![s("3"), i(1)], Ok(i(4))),
-            ("add", vec![f(1.9), f(1.9)], Ok(i(2))),
-            ("add", vec![], Ok(i(0))),
-            ("add1", vec![s("x")], Ok(i(1))),
-            ("sub", vec![i(5), f(1.5)], Ok(i(4))),
-            ("div", vec![i(7), i(2)], Ok(i(3))),
-            ("div", vec![i(-7), i(2)], Ok(i(-3))),
+            ("toDecimal", vec![s("0777")], Ok(i64(511))),
+            ("toDecimal", vec![i(777)], Ok(i64(511))),
+            ("toDecimal", vec![f(3.0)], Ok(i64(3))),
+            ("toDecimal", vec![s("8")], Ok(i64(0))),
+            ("toDecimal", vec![f(1e6)], Ok(i64(0))),
+            ("add", vec![s("3"), i(1)], Ok(i64(4))),
+            ("add", vec![f(1.9), f(1.9)], Ok(i64(2))),
+            ("add", vec![], Ok(i64(0))),
+            ("add1", vec![s("x")], Ok(i64(1))),
+            ("sub", vec![i(5), f(1.5)], Ok(i64(4))),
+            ("div", vec![i(7), i(2)], Ok(i64(3))),
+            ("div", vec![i(-7), i(2)], Ok(i64(-3))),
             (
                 "div",
                 vec![i(1), i(0)],
                 Err("runtime error: integer divide by zero"),
             ),
-            ("mod", vec![i(-7), i(2)], Ok(i(-1))),
+            ("mod", vec![i(-7), i(2)], Ok(i64(-1))),
             (
                 "mod",
                 vec![i(1), i(0)],
                 Err("runtime error: integer divide by zero"),
             ),
-            ("mul", vec![i(2), i(3), i(4)], Ok(i(24))),
-            ("mul", vec![i(2)], Ok(i(2))),
-            ("max", vec![i(1), i(5), i(3)], Ok(i(5))),
-            ("biggest", vec![i(1), i(2)], Ok(i(2))),
-            ("min", vec![i(4), s("2"), i(9)], Ok(i(2))),
+            ("mul", vec![i(2), i(3), i(4)], Ok(i64(24))),
+            ("mul", vec![i(2)], Ok(i64(2))),
+            ("max", vec![i(1), i(5), i(3)], Ok(i64(5))),
+            ("biggest", vec![i(1), i(2)], Ok(i64(2))),
+            ("min", vec![i(4), s("2"), i(9)], Ok(i64(2))),
             ("maxf", vec![i(1), f(2.5)], Ok(f(2.5))),
             ("minf", vec![i(1), f(2.5), s("0.5")], Ok(f(0.5))),
             ("floor", vec![f(1.7)], Ok(f(1.0))),
@@ -384,6 +389,11 @@ mod tests {
             ("mulf", vec![f(1.1), i(3)], Ok(f(3.3))),
             ("mulf", vec![f(0.1), f(0.2)], Ok(f(0.02))),
             ("until", vec![i(3)], Ok(l(vec![i(0), i(1), i(2)]))),
+            (
+                "until",
+                vec![i64(3)],
+                Err("wrong type for value; expected int; got int64"),
+            ),
             ("until", vec![i(-3)], Ok(l(vec![i(0), i(-1), i(-2)]))),
             (
                 "until",

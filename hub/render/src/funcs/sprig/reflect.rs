@@ -12,7 +12,7 @@ pub(super) fn deep_equal(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Nil, Value::Nil) => true,
         (Value::Bool(x), Value::Bool(y)) => x == y,
-        (Value::Int(x), Value::Int(y)) => x == y,
+        (Value::Int(x), Value::Int(y)) | (Value::Int64(x), Value::Int64(y)) => x == y,
         (Value::Float(x), Value::Float(y)) => x == y,
         (Value::Str(x), Value::Str(y)) => x == y,
         (Value::List(x), Value::List(y)) => {
@@ -102,6 +102,16 @@ mod tests {
                 Ok(b(true)),
             ),
             ("deepEqual", vec![i(1), f(1.0)], Ok(b(false))),
+            // Sprig's arithmetic gives int64, which Go tells from an int literal.
+            ("typeOf", vec![Value::Int64(3)], Ok(s("int64"))),
+            ("kindOf", vec![Value::Int64(3)], Ok(s("int64"))),
+            ("kindIs", vec![s("int"), Value::Int64(3)], Ok(b(false))),
+            ("deepEqual", vec![Value::Int64(3), i(3)], Ok(b(false))),
+            (
+                "deepEqual",
+                vec![Value::Int64(3), Value::Int64(3)],
+                Ok(b(true)),
+            ),
             ("deepEqual", vec![nil.clone(), nil.clone()], Ok(b(true))),
             (
                 "deepEqual",
