@@ -125,6 +125,8 @@ pub(crate) struct Plan {
     pub changes: BTreeMap<String, Option<Vec<u8>>>,
     /// The commit the plan was made against.
     pub head: Option<String>,
+    /// What the changed paths hold at `head` (paths that do not exist there are absent).
+    pub previous: BTreeMap<String, Vec<u8>>,
     /// Each target's render decision id.
     pub decisions: Vec<(String, String)>,
 }
@@ -164,7 +166,7 @@ pub(crate) fn plan(
         .collect();
     let repo = repo(hub, org, project)?;
     let head = repo.head().map_err(ApiError::internal)?;
-    let existing = repo.files(head.as_deref()).map_err(ApiError::internal)?;
+    let mut existing = repo.files(head.as_deref()).map_err(ApiError::internal)?;
     let base = RenderOptions {
         revision: rel.number,
         now: chrono::DateTime::parse_from_rfc3339(&rel.created_at)
@@ -224,9 +226,14 @@ pub(crate) fn plan(
             changes.insert(path, Some(bytes));
         }
     }
+    let previous = changes
+        .keys()
+        .filter_map(|path| existing.remove_entry(path))
+        .collect();
     Ok(Ok(Plan {
         changes,
         head,
+        previous,
         decisions,
     }))
 }

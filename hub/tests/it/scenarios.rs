@@ -846,6 +846,26 @@ async fn scenario_4_the_render_gate_blocks_a_release_until_it_is_fixed() {
         "/api/v2/projects/shop/releases/{}/deploy",
         rel["id"].as_str().unwrap()
     );
+    // The reviewer's preview says so before anyone deploys, and changes nothing.
+    let diff_path = format!(
+        "/api/v2/projects/shop/releases/{}/diff",
+        rel["id"].as_str().unwrap()
+    );
+    let preview = api.ok(&owner, "GET", &diff_path, json!(null)).await;
+    assert_eq!(preview["deployable"], false, "{preview}");
+    assert_eq!(preview["blocked"]["code"], "render_blocked", "{preview}");
+    assert_eq!(
+        preview["blocked"]["violations"][0]["policy"], "gatehouse.k8s.resource_limits",
+        "{preview}"
+    );
+    assert_eq!(preview["files"], json!([]), "{preview}");
+    let still = api
+        .ok(&owner, "GET", &diff_path.replace("/diff", ""), json!(null))
+        .await;
+    assert_eq!(
+        still["state"], "approved",
+        "a preview moves nothing: {still}"
+    );
     let j = api
         .refused(&owner, "POST", &path, json!({}), 403, "render_blocked")
         .await;
@@ -896,12 +916,94 @@ async fn scenario_4_the_render_gate_blocks_a_release_until_it_is_fixed() {
     )
     .await;
     let rel = api.release(&owner, "checkout 2.9.0 with limits").await;
+    let diff_path = format!(
+        "/api/v2/projects/shop/releases/{}/diff",
+        rel["id"].as_str().unwrap()
+    );
+    let preview = api.ok(&owner, "GET", &diff_path, json!(null)).await;
+    assert_eq!(preview["deployable"], true, "{preview}");
+    assert_eq!(
+        preview["base"],
+        Json::Null,
+        "the repository is empty: {preview}"
+    );
+    assert_eq!(preview["summary"]["modified"], 0, "{preview}");
+    let deployment_path = "tenants/default/production/checkout/deployment-checkout.yaml";
+    let added = preview["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["path"] == deployment_path)
+        .unwrap_or_else(|| panic!("{preview}"));
+    assert_eq!(added["change"], "added");
+    let text = added["diff"].as_str().unwrap();
+    assert!(
+        text.starts_with(&format!("--- /dev/null\n+++ b/{deployment_path}\n"))
+            && text.contains("registry.local/web:2.9.0"),
+        "{text}"
+    );
     let rel = api.step(&owner, &rel, "deploy").await;
     assert_eq!(rel["state"], "deployed", "{rel}");
     let commit = rel["commit"]
         .as_str()
         .expect("the deploy committed")
         .to_owned();
+    api.refused(
+        &owner,
+        "GET",
+        &diff_path,
+        json!(null),
+        409,
+        "already_deployed",
+    )
+    .await;
+
+    // The next change previews as a diff against that commit: the lines it changes.
+    api.ok(
+        &owner,
+        "PUT",
+        values,
+        json!({"image": {"tag": "3.0.0"}, "resources": {"limits": {"cpu": "500m", "memory": "256Mi"}}}),
+    )
+    .await;
+    let next = api.release(&owner, "checkout 3.0.0").await;
+    let preview = api
+        .ok(
+            &owner,
+            "GET",
+            &format!(
+                "/api/v2/projects/shop/releases/{}/diff",
+                next["id"].as_str().unwrap()
+            ),
+            json!(null),
+        )
+        .await;
+    assert_eq!(preview["base"], commit.as_str(), "{preview}");
+    assert_eq!(
+        preview["summary"],
+        json!({"added": 0, "modified": 1, "deleted": 0}),
+        "{preview}"
+    );
+    let text = preview["files"][0]["diff"].as_str().unwrap();
+    let changed: Vec<&str> = text
+        .lines()
+        .filter(|l| {
+            (l.starts_with('-') || l.starts_with('+'))
+                && !l.starts_with("---")
+                && !l.starts_with("+++")
+        })
+        .collect();
+    assert_eq!(
+        changed,
+        [
+            "-    app.kubernetes.io/version: \"2.9.0\"",
+            "+    app.kubernetes.io/version: \"3.0.0\"",
+            "-          image: \"registry.local/web:2.9.0\"",
+            "+          image: \"registry.local/web:3.0.0\"",
+        ],
+        "{text}"
+    );
+    api.step(&owner, &next, "cancel").await;
 
     // Argo CD's view: the hosted repository over Git smart HTTP, with a token as password.
     let work = tempfile::tempdir().unwrap();

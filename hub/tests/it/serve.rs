@@ -36,6 +36,9 @@ pub(crate) fn start_with(dir: &Path, flags: &[&str]) -> Served {
         .arg(dir)
         .args(["--agent-listen", "127.0.0.1:0"])
         .args(flags)
+        // The test suite shares the schema directory through this variable; a hub is
+        // configured by its flags alone.
+        .env_remove("GATEHOUSE_K8S_SCHEMAS")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()

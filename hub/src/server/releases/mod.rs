@@ -8,8 +8,9 @@
 //! read at that step (see [`super::governance`]); nothing a client sent earlier is trusted.
 //! Each release is worked on under its own lock, and each transition is a compare-and-set on
 //! its state, so concurrent approvals produce exactly one transition to approved and one
-//! deploy. Until the delivery generator exists, deploying records the release's values as the
-//! deployed state.
+//! deploy. Deploying renders every target the release touches through the render gate and
+//! commits the result to the project's repository ([`super::delivery`]); `GET .../diff` shows
+//! that commit's diff beforehand.
 
 use std::collections::BTreeSet;
 
@@ -41,11 +42,13 @@ use super::{Hub, blocking, body_json, parse_typed};
 mod actions;
 mod changes;
 mod create;
+mod preview;
 mod steps;
 
 use actions::*;
 use changes::*;
 use create::*;
+use preview::preview;
 use steps::*;
 
 pub(crate) use changes::Pending;
@@ -248,6 +251,15 @@ pub(crate) fn routes() -> Vec<Route> {
         )
         .response(200, json::<ReleaseView>())
         .handler(get),
+        route(
+            Method::GET,
+            format!("{one}/diff"),
+            "releases.diff",
+            Need::Project(Grant::Read),
+            "What deploying the release would change in the project's repository: each file's unified diff, rendered, validated and gated as the deploy does it; nothing is written",
+        )
+        .response(200, json::<preview::Preview>())
+        .handler(preview),
         route(
             Method::POST,
             format!("{one}/submit"),
