@@ -3,10 +3,11 @@
 //!
 //! [`HostedRepo`] owns the repository on disk: it commits a set of file changes to `main` as
 //! one compare-and-swap step and reads the files back at any commit. [`info_refs`] and
-//! [`upload_pack`] speak the read side of Git's smart HTTP protocol (versions 0, 1 and 2) over
-//! byte buffers, so the hub's HTTP layer only routes, authenticates and sets content types;
-//! pushing (`git-receive-pack`) is never offered. Objects are stored with gix; packs are built
-//! here, without deltas, from the objects the client lacks.
+//! [`negotiate`] speak the read side of Git's smart HTTP protocol (versions 0, 1 and 2), so the
+//! hub's HTTP layer only routes, authenticates and sets content types; pushing
+//! (`git-receive-pack`) is never offered. Objects are stored with gix; packs are built here,
+//! without deltas, from the objects the client lacks, and written as they are sent
+//! ([`Answer::write_to`]), so a clone of a large repository does not sit in memory.
 
 mod pack;
 mod pkt;
@@ -15,8 +16,8 @@ mod upload_pack;
 
 pub use repo::{CommitOutcome, HostedRepo, MAIN_BRANCH, Signature};
 pub use upload_pack::{
-    ADVERTISEMENT_CONTENT_TYPE, MAX_REQUEST_BYTES, RESULT_CONTENT_TYPE, check_service, decode_gzip,
-    info_refs, upload_pack,
+    ADVERTISEMENT_CONTENT_TYPE, Answer, MAX_REQUEST_BYTES, RESULT_CONTENT_TYPE, check_service,
+    decode_gzip, info_refs, negotiate, upload_pack,
 };
 
 /// Everything that can go wrong in the hosted repositories and in serving them.

@@ -305,14 +305,24 @@ fn walk_tree(
     Ok(())
 }
 
-/// A version-2 pack of `ids`, each stored whole.
-pub(crate) fn write_pack(repo: &gix::Repository, ids: &[ObjectId]) -> Result<Vec<u8>, Error> {
+/// Writes a version-2 pack of `ids`, each stored whole, to `out` as it goes: one object is in
+/// memory at a time, whatever the size of the pack.
+pub(crate) fn write_pack(
+    repo: &gix::Repository,
+    ids: &[ObjectId],
+    out: &mut dyn Write,
+) -> Result<(), Error> {
     let count = u32::try_from(ids.len())
         .map_err(|_| Error::TooLarge("a pack cannot hold that many objects".into()))?;
-    let mut out = Vec::new();
-    out.extend_from_slice(b"PACK");
-    out.extend_from_slice(&2u32.to_be_bytes());
-    out.extend_from_slice(&count.to_be_bytes());
+    let mut out = Hashing {
+        inner: out,
+        hasher: gix::hash::hasher(gix::hash::Kind::Sha1),
+    };
+    let mut header = Vec::with_capacity(12);
+    header.extend_from_slice(b"PACK");
+    header.extend_from_slice(&2u32.to_be_bytes());
+    header.extend_from_slice(&count.to_be_bytes());
+    out.write_all(&header).map_err(sent)?;
     for id in ids {
         let object = repo
             .find_object(*id)
@@ -323,8 +333,9 @@ pub(crate) fn write_pack(repo: &gix::Repository, ids: &[ObjectId]) -> Result<Vec
             gix::objs::Kind::Blob => 3,
             gix::objs::Kind::Tag => 4,
         };
-        write_entry_header(&mut out, type_code, object.data.len());
-        let mut encoder = flate2::write::ZlibEncoder::new(&mut out, flate2::Compression::fast());
+        let mut entry = Vec::with_capacity(object.data.len() / 2 + 16);
+        write_entry_header(&mut entry, type_code, object.data.len());
+        let mut encoder = flate2::write::ZlibEncoder::new(&mut entry, flate2::Compression::fast());
         encoder
             .write_all(&object.data)
             .and_then(|()| encoder.finish().map(|_| ()))
@@ -332,15 +343,39 @@ pub(crate) fn write_pack(repo: &gix::Repository, ids: &[ObjectId]) -> Result<Vec
                 context: "an object could not be compressed",
                 detail: e.to_string(),
             })?;
+        out.write_all(&entry).map_err(sent)?;
     }
-    let mut hasher = gix::hash::hasher(gix::hash::Kind::Sha1);
-    hasher.update(&out);
-    let digest = hasher.try_finalize().map_err(|e| Error::Storage {
+    let digest = out.hasher.try_finalize().map_err(|e| Error::Storage {
         context: "the pack checksum could not be computed",
         detail: e.to_string(),
     })?;
-    out.extend_from_slice(digest.as_bytes());
-    Ok(out)
+    out.inner.write_all(digest.as_bytes()).map_err(sent)
+}
+
+/// A writer that hashes what passes through it (the pack's trailing checksum).
+struct Hashing<'a> {
+    inner: &'a mut dyn Write,
+    hasher: gix::hash::Hasher,
+}
+
+impl Write for Hashing<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// The pack could not be handed on (the client went away, say).
+pub(crate) fn sent(e: std::io::Error) -> Error {
+    Error::Storage {
+        context: "the pack could not be sent",
+        detail: e.to_string(),
+    }
 }
 
 /// The entry header: type in bits 4-6 of the first byte, size in 4 + 7·n bits, little-endian.

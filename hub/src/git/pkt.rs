@@ -115,21 +115,70 @@ pub(crate) fn delim(out: &mut Vec<u8>) {
     out.extend_from_slice(b"0001");
 }
 
-/// Appends `data` on side-band channel `band`, in packets carrying at most `max_data` bytes.
-pub(crate) fn write_sideband(
-    out: &mut Vec<u8>,
+/// A writer that frames what is written to it as side-band packets on one band, each carrying
+/// at most `max_data` bytes, passing each packet on as it fills.
+pub(crate) struct Sideband<'a> {
+    out: &'a mut dyn std::io::Write,
     band: u8,
-    data: &[u8],
     max_data: usize,
-) -> Result<(), Error> {
-    let mut packet = Vec::with_capacity(max_data.saturating_add(1));
-    for chunk in data.chunks(max_data.clamp(1, MAX_PAYLOAD - 1)) {
-        packet.clear();
+    /// The packet being filled: its band byte, then data.
+    packet: Vec<u8>,
+}
+
+impl<'a> Sideband<'a> {
+    pub(crate) fn new(out: &'a mut dyn std::io::Write, band: u8, max_data: usize) -> Sideband<'a> {
+        let max_data = max_data.clamp(1, MAX_PAYLOAD - 1);
+        let mut packet = Vec::with_capacity(max_data + 1);
         packet.push(band);
-        packet.extend_from_slice(chunk);
-        write_line(out, &packet)?;
+        Sideband {
+            out,
+            band,
+            max_data,
+            packet,
+        }
     }
-    Ok(())
+
+    fn send(&mut self) -> std::io::Result<()> {
+        if self.packet.len() > 1 {
+            let header = format!("{:04x}", self.packet.len() + 4);
+            self.out.write_all(header.as_bytes())?;
+            self.out.write_all(&self.packet)?;
+            self.packet.truncate(1);
+        }
+        Ok(())
+    }
+
+    /// Sends what is left, then the flush packet that ends the band.
+    pub(crate) fn finish(mut self) -> std::io::Result<()> {
+        self.send()?;
+        self.out.write_all(b"0000")
+    }
+}
+
+impl std::io::Write for Sideband<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let room = self.max_data + 1 - self.packet.len();
+        let n = buf.len().min(room);
+        self.packet.extend_from_slice(&buf[..n]);
+        if self.packet.len() == self.max_data + 1 {
+            self.send()?;
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.send()?;
+        self.out.flush()
+    }
+}
+
+impl std::fmt::Debug for Sideband<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sideband")
+            .field("band", &self.band)
+            .field("max_data", &self.max_data)
+            .finish_non_exhaustive()
+    }
 }
 
 #[cfg(test)]
@@ -169,11 +218,18 @@ mod tests {
     }
 
     #[test]
-    fn sideband_splits_large_data() {
+    fn sideband_splits_large_data_however_it_is_written() {
+        use std::io::Write as _;
         let mut out = Vec::new();
-        write_sideband(&mut out, 1, &[7u8; 2500], 999).unwrap();
+        let mut band = Sideband::new(&mut out, 1, 999);
+        band.write_all(&[7u8; 1500]).unwrap();
+        band.write_all(&[8u8; 1000]).unwrap();
+        band.finish().unwrap();
         let v = all(&out).unwrap();
-        assert_eq!(v.len(), 3);
+        assert_eq!(v.len(), 4, "three packets and the flush");
         assert!(matches!(v[0], Pkt::Line(l) if l.len() == 1000 && l[0] == 1));
+        assert!(matches!(v[1], Pkt::Line(l) if l.len() == 1000 && l[1] == 7 && l[999] == 8));
+        assert!(matches!(v[2], Pkt::Line(l) if l.len() == 503));
+        assert!(matches!(v[3], Pkt::Flush));
     }
 }

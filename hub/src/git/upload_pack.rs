@@ -15,7 +15,7 @@ use std::io::Read;
 
 use gix::ObjectId;
 
-use super::pack::{History, ShallowCut, ShallowRequest, write_pack};
+use super::pack::{History, ShallowCut, ShallowRequest, sent, write_pack};
 use super::pkt::{self, Pkt, Reader};
 use super::repo::{MAIN_BRANCH, main_id};
 use super::{Error, HostedRepo};
@@ -141,12 +141,18 @@ pub fn info_refs(repo: &HostedRepo, git_protocol: Option<&str>) -> Result<Vec<u8
 }
 
 /// `POST /{repo}.git/git-upload-pack`: one stateless-RPC exchange, the (already decoded)
-/// request body in, the response body out (serve it as [`RESULT_CONTENT_TYPE`]).
-pub fn upload_pack(
+/// request body in, the answer out, to be written to the response (served as
+/// [`RESULT_CONTENT_TYPE`]) with [`Answer::write_to`].
+///
+/// # Errors
+///
+/// When the request is malformed, asks for what is not served, or the repository cannot be
+/// read; nothing has been sent then.
+pub fn negotiate(
     repo: &HostedRepo,
     git_protocol: Option<&str>,
     body: &[u8],
-) -> Result<Vec<u8>, Error> {
+) -> Result<Answer, Error> {
     if body.len() > MAX_REQUEST_BYTES {
         return Err(Error::TooLarge(format!(
             "the request body is {} bytes; the limit is {MAX_REQUEST_BYTES}",
@@ -158,6 +164,19 @@ pub fn upload_pack(
         Version::V2 => serve_v2(&local, body),
         Version::V0 | Version::V1 => serve_v0(&local, body),
     }
+}
+
+/// [`negotiate`], with the whole answer in memory.
+///
+/// # Errors
+///
+/// As [`negotiate`] and [`Answer::write_to`].
+pub fn upload_pack(
+    repo: &HostedRepo,
+    git_protocol: Option<&str>,
+    body: &[u8],
+) -> Result<Vec<u8>, Error> {
+    negotiate(repo, git_protocol, body)?.into_bytes()
 }
 
 /// How the client wants its acknowledgments.
@@ -292,34 +311,94 @@ struct PackRequest<'a> {
     cut: &'a ShallowCut,
 }
 
-/// Appends the pack, multiplexed on band 1 when the client asked for side-band.
-fn send_pack(
-    out: &mut Vec<u8>,
-    repo: &gix::Repository,
-    history: &History,
-    request: &PackRequest<'_>,
-    sideband: Option<usize>,
-) -> Result<(), Error> {
-    let objects = history.objects_to_send(repo, request.wants, request.common, request.cut)?;
-    let pack = write_pack(repo, &objects)?;
-    match sideband {
-        Some(max) => {
-            pkt::write_sideband(out, 1, &pack, max)?;
-            pkt::flush(out);
-        }
-        None => out.extend_from_slice(&pack),
-    }
-    Ok(())
+/// The answer to one upload-pack request: the negotiation's lines, then, for a fetch, the
+/// pack. The objects to send are settled when the answer is made (so a request that cannot be
+/// served fails before anything is sent); the pack itself is written by [`Answer::write_to`],
+/// as it is sent, one object in memory at a time.
+#[derive(Debug)]
+pub struct Answer {
+    lines: Vec<u8>,
+    pack: Option<PackPlan>,
 }
 
-fn serve_v0(repo: &gix::Repository, body: &[u8]) -> Result<Vec<u8>, Error> {
+#[derive(Debug)]
+struct PackPlan {
+    repo: gix::Repository,
+    objects: Vec<ObjectId>,
+    /// The side-band packet size, when the client multiplexes.
+    sideband: Option<usize>,
+}
+
+impl Answer {
+    fn lines(lines: Vec<u8>) -> Answer {
+        Answer { lines, pack: None }
+    }
+
+    fn with_pack(
+        lines: Vec<u8>,
+        repo: &gix::Repository,
+        history: &History,
+        request: &PackRequest<'_>,
+        sideband: Option<usize>,
+    ) -> Result<Answer, Error> {
+        let objects = history.objects_to_send(repo, request.wants, request.common, request.cut)?;
+        Ok(Answer {
+            lines,
+            pack: Some(PackPlan {
+                repo: repo.clone(),
+                objects,
+                sideband,
+            }),
+        })
+    }
+
+    /// How many objects the pack holds (none when the answer carries no pack).
+    pub fn objects(&self) -> usize {
+        self.pack.as_ref().map_or(0, |p| p.objects.len())
+    }
+
+    /// Writes the answer to `out`: the lines, then the pack (multiplexed on band 1 when the
+    /// client asked for side-band). An error part-way leaves `out` with a truncated answer,
+    /// which the client rejects.
+    ///
+    /// # Errors
+    ///
+    /// When an object cannot be read or `out` refuses the bytes.
+    pub fn write_to(self, out: &mut dyn std::io::Write) -> Result<(), Error> {
+        out.write_all(&self.lines).map_err(sent)?;
+        let Some(pack) = self.pack else {
+            return Ok(());
+        };
+        match pack.sideband {
+            Some(max) => {
+                let mut band = pkt::Sideband::new(out, 1, max);
+                write_pack(&pack.repo, &pack.objects, &mut band)?;
+                band.finish().map_err(sent)
+            }
+            None => write_pack(&pack.repo, &pack.objects, out),
+        }
+    }
+
+    /// The whole answer in memory.
+    ///
+    /// # Errors
+    ///
+    /// As [`Answer::write_to`].
+    pub fn into_bytes(self) -> Result<Vec<u8>, Error> {
+        let mut out = Vec::new();
+        self.write_to(&mut out)?;
+        Ok(out)
+    }
+}
+
+fn serve_v0(repo: &gix::Repository, body: &[u8]) -> Result<Answer, Error> {
     let mut reader = Reader::new(body);
     let mut wants = Vec::new();
     let mut caps = ClientCaps::default();
     let mut shallow = ShallowRequest::default();
     loop {
         match reader.next_pkt()? {
-            None if wants.is_empty() => return Ok(Vec::new()),
+            None if wants.is_empty() => return Ok(Answer::lines(Vec::new())),
             None => {
                 return Err(Error::protocol(
                     "the request ends before the flush that closes the list of wanted commits",
@@ -358,7 +437,7 @@ fn serve_v0(repo: &gix::Repository, body: &[u8]) -> Result<Vec<u8>, Error> {
         }
     }
     if wants.is_empty() {
-        return Ok(Vec::new());
+        return Ok(Answer::lines(Vec::new()));
     }
     let history = History::load(repo)?;
     check_wants(&history, &mut wants)?;
@@ -381,7 +460,7 @@ fn serve_v0(repo: &gix::Repository, body: &[u8]) -> Result<Vec<u8>, Error> {
     loop {
         match reader.next_pkt()? {
             // A shallow client's first stateless request only asks where the history is cut.
-            None if shallow.deepens() && haves == 0 => return Ok(out),
+            None if shallow.deepens() && haves == 0 => return Ok(Answer::lines(out)),
             None => {
                 return Err(Error::protocol(
                     "the request ends without a flush or \"done\" after the common commits",
@@ -408,7 +487,7 @@ fn serve_v0(repo: &gix::Repository, body: &[u8]) -> Result<Vec<u8>, Error> {
                     break;
                 }
                 // Stateless RPC: one negotiation round per request.
-                return Ok(out);
+                return Ok(Answer::lines(out));
             }
             Some(Pkt::Line(line)) => {
                 let line = pkt::text(line, "a have line")?;
@@ -478,11 +557,10 @@ fn serve_v0(repo: &gix::Repository, body: &[u8]) -> Result<Vec<u8>, Error> {
         common: &common,
         cut: &cut,
     };
-    send_pack(&mut out, repo, &history, &request, caps.sideband)?;
-    Ok(out)
+    Answer::with_pack(out, repo, &history, &request, caps.sideband)
 }
 
-fn serve_v2(repo: &gix::Repository, body: &[u8]) -> Result<Vec<u8>, Error> {
+fn serve_v2(repo: &gix::Repository, body: &[u8]) -> Result<Answer, Error> {
     let mut reader = Reader::new(body);
     let command = match reader.next_pkt()? {
         Some(Pkt::Line(line)) => {
@@ -560,7 +638,7 @@ fn serve_v2(repo: &gix::Repository, body: &[u8]) -> Result<Vec<u8>, Error> {
         ));
     }
     match command.as_str() {
-        "ls-refs" => ls_refs(repo, &args),
+        "ls-refs" => ls_refs(repo, &args).map(Answer::lines),
         "fetch" => fetch(repo, &args),
         other => Err(Error::protocol(format!(
             "the command {:?} is not offered (ls-refs and fetch are)",
@@ -617,7 +695,7 @@ fn ls_refs(repo: &gix::Repository, args: &[&str]) -> Result<Vec<u8>, Error> {
     Ok(out)
 }
 
-fn fetch(repo: &gix::Repository, args: &[&str]) -> Result<Vec<u8>, Error> {
+fn fetch(repo: &gix::Repository, args: &[&str]) -> Result<Answer, Error> {
     let mut wants = Vec::new();
     let mut haves = Vec::new();
     let mut shallow = ShallowRequest::default();
@@ -678,7 +756,7 @@ fn fetch(repo: &gix::Repository, args: &[&str]) -> Result<Vec<u8>, Error> {
         }
         if wait_for_done || !history.all_reach(&wants, &common) {
             pkt::flush(&mut out);
-            return Ok(out);
+            return Ok(Answer::lines(out));
         }
         pkt::write_text(&mut out, "ready\n")?;
         pkt::delim(&mut out);
@@ -695,8 +773,7 @@ fn fetch(repo: &gix::Repository, args: &[&str]) -> Result<Vec<u8>, Error> {
         common: &common,
         cut: &cut,
     };
-    send_pack(&mut out, repo, &history, &request, Some(SIDEBAND_64K_DATA))?;
-    Ok(out)
+    Answer::with_pack(out, repo, &history, &request, Some(SIDEBAND_64K_DATA))
 }
 
 #[cfg(test)]

@@ -587,7 +587,7 @@ async fn upload_pack(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.eq_ignore_ascii_case("gzip"));
     let protocol = git_protocol(&headers);
-    let out = blocking(
+    let answer = blocking(
         &hub.clone(),
         move |tx| {
             let project = project(tx, &caller.org.id, &name)?;
@@ -597,12 +597,79 @@ async fn upload_pack(
             } else {
                 body.to_vec()
             };
-            git::upload_pack(&repo, protocol.as_deref(), &body).map_err(git_error)
+            git::negotiate(&repo, protocol.as_deref(), &body).map_err(git_error)
         },
         false,
     )
     .await?;
-    Ok(git_response(git::RESULT_CONTENT_TYPE, out))
+    Ok(stream_answer(answer))
+}
+
+/// The size of the pieces an upload-pack answer is sent in.
+const GIT_CHUNK: usize = 64 << 10;
+
+/// Sends an upload-pack answer as it is written: a blocking thread writes it in
+/// [`GIT_CHUNK`] pieces, at most a few of which wait for the client, so a clone of a large
+/// repository is never held whole in memory. A failure part-way is logged and cuts the
+/// response short, which the client reports as a broken pack.
+fn stream_answer(answer: git::Answer) -> Response {
+    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(4);
+    tokio::task::spawn_blocking(move || {
+        let mut out = Chunks {
+            tx: tx.clone(),
+            buf: Vec::with_capacity(GIT_CHUNK),
+        };
+        let objects = answer.objects();
+        let sent = answer.write_to(&mut out).and_then(|()| {
+            std::io::Write::flush(&mut out).map_err(|e| git::Error::Storage {
+                context: "the pack could not be sent",
+                detail: e.to_string(),
+            })
+        });
+        if let Err(e) = sent {
+            tracing::warn!(error = %e, objects, "an upload-pack answer was cut short");
+            let _ = tx.blocking_send(Err(std::io::Error::other(e.to_string())));
+        }
+    });
+    (
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, git::RESULT_CONTENT_TYPE),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        axum::body::Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(rx)),
+    )
+        .into_response()
+}
+
+/// A writer that hands what it is given to the response in [`GIT_CHUNK`] pieces, waiting
+/// while the client is behind; it fails once the client is gone.
+struct Chunks {
+    tx: tokio::sync::mpsc::Sender<std::io::Result<Bytes>>,
+    buf: Vec<u8>,
+}
+
+impl std::io::Write for Chunks {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= GIT_CHUNK {
+            self.flush()?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let chunk = Bytes::from(std::mem::replace(
+            &mut self.buf,
+            Vec::with_capacity(GIT_CHUNK),
+        ));
+        self.tx.blocking_send(Ok(chunk)).map_err(|_| {
+            std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the client went away")
+        })
+    }
 }
 
 fn git_response(content_type: &'static str, body: Vec<u8>) -> Response {

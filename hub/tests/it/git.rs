@@ -1222,3 +1222,86 @@ fn a_go_git_style_shallow_clone_is_cut_at_the_tip() {
     // its eight trees (the root among them rewritten). Nothing of the first commit itself.
     assert_eq!(pack_object_count(&answer), Some(1 + 1 + 4 + 8));
 }
+
+/// A writer that takes at most a few bytes per call and remembers the largest write.
+#[derive(Default)]
+struct Trickle {
+    bytes: Vec<u8>,
+    largest: usize,
+    calls: usize,
+}
+
+impl Write for Trickle {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.calls += 1;
+        self.largest = self.largest.max(data.len());
+        let n = data.len().min(4096);
+        self.bytes.extend_from_slice(&data[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn packs_are_written_as_they_are_sent() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = HostedRepo::open_or_init(&dir.path().join("big.git")).unwrap();
+    // 300 files of 8 KiB of random letters, which compress only so far: a pack of 1.5 MB.
+    let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+    let files: Vec<(String, String)> = (0..300)
+        .map(|i| {
+            let text: String = (0..8192)
+                .map(|_| {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    char::from(b'a' + (seed % 26) as u8)
+                })
+                .collect();
+            (format!("tenants/t{i}/deployment.yaml"), text)
+        })
+        .collect();
+    let items: Vec<(&str, Option<&str>)> = files
+        .iter()
+        .map(|(p, t)| (p.as_str(), Some(t.as_str())))
+        .collect();
+    commit(&repo, &items, "big", 1);
+    let head = repo.head().unwrap().unwrap();
+    for (protocol, request) in [
+        (
+            None,
+            body(&[&format!("want {head} side-band-64k\n"), "0000", "done\n"]),
+        ),
+        (None, body(&[&format!("want {head}\n"), "0000", "done\n"])),
+        (
+            Some("version=2"),
+            body(&[
+                "command=fetch\n",
+                "0001",
+                &format!("want {head}\n"),
+                "done\n",
+                "0000",
+            ]),
+        ),
+    ] {
+        let answer = git::negotiate(&repo, protocol, &request).unwrap();
+        assert!(answer.objects() > 300, "{}", answer.objects());
+        let mut out = Trickle::default();
+        answer.write_to(&mut out).unwrap();
+        assert!(out.bytes.len() > 1_400_000, "{}", out.bytes.len());
+        assert!(
+            out.largest <= 70_000,
+            "no write holds more than one object or packet: {} bytes",
+            out.largest
+        );
+        assert!(out.calls > 300, "{} writes", out.calls);
+        assert_eq!(
+            out.bytes,
+            git::upload_pack(&repo, protocol, &request).unwrap(),
+            "streamed and in-memory answers are the same bytes"
+        );
+    }
+}
