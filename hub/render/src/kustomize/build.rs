@@ -9,7 +9,7 @@ use super::kustomization::{FILE_NAMES, Kustomization, Patch, Selector};
 use super::patch::{self, Merged};
 use super::resmap::{Behavior, ResId, ResMap, Resource};
 use super::source::{Source, normalize};
-use super::{Error, fieldspec, nameref, read_required, transform, yaml};
+use super::{Error, fieldspec, nameref, read_required, replacement, transform, yaml};
 
 /// How deep kustomizations may nest (bases of bases, components).
 const MAX_DEPTH: usize = 32;
@@ -45,6 +45,9 @@ pub fn build(src: &dyn Source, dir: &str) -> Result<Vec<Value>, Error> {
         }
     }
     nameref::fix(&mut rm)?;
+    for res in &mut rm.list {
+        stringify_annotations(res);
+    }
     rm.list.retain(|r| {
         r.obj
             .get("metadata")
@@ -58,6 +61,34 @@ pub fn build(src: &dyn Source, dir: &str) -> Result<Vec<Value>, Error> {
         rm.sort_legacy();
     }
     Ok(rm.list.into_iter().map(|r| r.obj).collect())
+}
+
+/// Annotation values are strings: Kustomize prints a scalar annotation as its text (`5` as
+/// `"5"`; a null, whose spelling is not kept here, as `""`), a map or list as `""`, and drops
+/// an empty annotation map.
+fn stringify_annotations(res: &mut Resource) {
+    let Some(found) = res.obj.get("metadata").and_then(|m| m.get("annotations")) else {
+        return;
+    };
+    let Some(map) = found.as_object() else {
+        return;
+    };
+    if !map.is_empty() && map.values().all(Value::is_string) {
+        return;
+    }
+    let strings = map
+        .iter()
+        .map(|(k, v)| {
+            let text = match v {
+                Value::String(s) => s.clone(),
+                Value::Number(n) => n.to_string(),
+                Value::Bool(b) => b.to_string(),
+                Value::Null | Value::Array(_) | Value::Object(_) => String::new(),
+            };
+            (k.clone(), Value::String(text))
+        })
+        .collect();
+    res.set_string_map("annotations", strings);
 }
 
 struct Builder<'a> {
@@ -328,6 +359,10 @@ impl Builder<'_> {
         }
         for img in &k.images {
             transform::image(ra, img)?;
+        }
+        if !k.replacements.is_empty() {
+            let loaded = replacement::load(self.src, dir, file, &k.replacements)?;
+            replacement::apply(ra, &loaded)?;
         }
         Ok(())
     }

@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
+use super::replacement::ReplacementField;
+
 /// The file names a kustomization directory may use, in the order Kustomize looks for them.
 pub(crate) const FILE_NAMES: [&str; 3] =
     ["kustomization.yaml", "kustomization.yml", "Kustomization"];
@@ -55,6 +57,8 @@ pub(crate) struct Kustomization {
     #[serde(default)]
     pub(crate) secret_generator: Vec<GeneratorArgs>,
     #[serde(default)]
+    pub(crate) replacements: Vec<ReplacementField>,
+    #[serde(default)]
     pub(crate) generator_options: Option<GeneratorOptions>,
     #[serde(default)]
     pub(crate) sort_options: Option<SortOptions>,
@@ -64,8 +68,6 @@ pub(crate) struct Kustomization {
     // Fields Kustomize knows that this build does not run: refused with a clear message.
     #[serde(default)]
     pub(crate) vars: Option<Value>,
-    #[serde(default)]
-    pub(crate) replacements: Option<Value>,
     #[serde(default)]
     pub(crate) helm_charts: Option<Value>,
     #[serde(default)]
@@ -91,9 +93,8 @@ pub(crate) struct Kustomization {
 impl Kustomization {
     /// The names of fields present in the file that this build does not support.
     pub(crate) fn unsupported_fields(&self) -> Vec<&'static str> {
-        let fields: [(&'static str, bool); 12] = [
+        let fields: [(&'static str, bool); 11] = [
             ("vars", self.vars.is_some()),
-            ("replacements", self.replacements.is_some()),
             ("helmCharts", self.helm_charts.is_some()),
             ("helmGlobals", self.helm_globals.is_some()),
             (

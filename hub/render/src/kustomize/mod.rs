@@ -10,8 +10,8 @@
 //!
 //! Supported: `resources`/`bases`, `components`, `namespace`, `namePrefix`/`nameSuffix`,
 //! `labels`, `commonLabels`, `commonAnnotations`, `images`, `replicas`, `patches`,
-//! `patchesStrategicMerge`, `patchesJson6902`, `configMapGenerator`, `secretGenerator`,
-//! `generatorOptions` and `sortOptions`. Plugins, Helm charts, vars and replacements are
+//! `patchesStrategicMerge`, `patchesJson6902`, `replacements`, `configMapGenerator`,
+//! `secretGenerator`, `generatorOptions` and `sortOptions`. Plugins, Helm charts and vars are
 //! refused with a clear error.
 
 mod build;
@@ -20,6 +20,7 @@ mod generator;
 mod kustomization;
 mod nameref;
 mod patch;
+mod replacement;
 mod resmap;
 mod source;
 mod transform;
@@ -165,6 +166,15 @@ pub enum Error {
         patch: String,
         /// The targeted object or selector.
         target: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// A replacement that cannot run: its source selects no resource or several, a field
+    /// path does not fit, or the value cannot be written.
+    #[error("{replacement}: {message}")]
+    Replacement {
+        /// The replacement: its index and kustomization, and its file when read from `path:`.
+        replacement: String,
         /// What went wrong.
         message: String,
     },

@@ -237,6 +237,9 @@ fn looks_typed(s: &str) -> bool {
     if matches!(t.to_ascii_lowercase().as_str(), ".inf" | ".nan") {
         return true;
     }
+    if looks_like_timestamp(s) {
+        return true;
+    }
     let Some(first) = t.chars().next() else {
         return false;
     };
@@ -248,6 +251,18 @@ fn looks_typed(s: &str) -> bool {
     t.chars().all(|c| {
         c.is_ascii_hexdigit() || matches!(c, '.' | '_' | ':' | '-' | '+' | 'x' | 'o' | 'X' | 'O')
     }) || t.parse::<f64>().is_ok()
+}
+
+/// Whether `s` could be a YAML 1.1 timestamp (`2024-01-05T10:00:00Z`, `2024-01-05 10:00`),
+/// which YAML 1.1 readers would not take as a string.
+fn looks_like_timestamp(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() > 5
+        && b.iter().take(4).all(u8::is_ascii_digit)
+        && b.get(4) == Some(&b'-')
+        && s.chars().all(|c| {
+            c.is_ascii_digit() || matches!(c, '-' | ':' | '.' | 'T' | 't' | 'Z' | ' ' | '\t' | '+')
+        })
 }
 
 #[cfg(test)]
@@ -273,7 +288,7 @@ mod tests {
     fn emitted_yaml_reads_back_equal() {
         let v = json!({
             "s": ["1", "yes", "a: b", "", " x", "multi\nline\n", "no-newline\nend", "0x1F",
-                  "1.5", "2024-01-01", "-dash", "#c", "tail\n\n", "plain text", "null"],
+                  "1.5", "2024-01-01", "2024-01-05T00:00:00Z", "-dash", "#c", "tail\n\n", "plain text", "null"],
             "n": 3, "f": 0.5, "b": false, "z": null, "e": {}, "l": [],
             "nested": {"list": [{"a": 1, "b": [1, 2]}, [3, 4]]}
         });

@@ -390,10 +390,13 @@ fn nesting_is_bounded() {
 
 #[test]
 fn unsupported_fields_are_refused_by_name() {
-    let src = tree(&[("app/kustomization.yaml", "replacements:\n- path: r.yaml\n")]);
+    let src = tree(&[(
+        "app/kustomization.yaml",
+        "vars:\n- name: X\n  objref: {kind: Service, name: s, apiVersion: v1}\n",
+    )]);
     let (err, text) = build_err(&src, "app");
     assert!(matches!(err, Error::Unsupported { .. }), "{text}");
-    assert!(text.contains("replacements"), "{text}");
+    assert!(text.contains("vars is not supported"), "{text}");
 }
 
 #[test]
@@ -410,4 +413,233 @@ fn generator_create_over_an_existing_name_is_refused() {
     ]);
     let (_, text) = build_err(&src, "app");
     assert!(text.contains("merge or replace"), "{text}");
+}
+
+// ----- replacements -----
+
+const SETTINGS: &str = "apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: settings
+data:
+  version: 1.2.3
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: other
+data:
+  version: 9.9.9
+";
+
+/// Writes a tree to a temporary directory, for `kubectl kustomize`.
+fn on_disk(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (path, text) in files {
+        let full = dir.path().join(path);
+        std::fs::create_dir_all(full.parent().unwrap()).unwrap();
+        std::fs::write(full, text).unwrap();
+    }
+    dir
+}
+
+/// Builds `app` in the tree, expecting a replacement error whose message contains every one of
+/// `ours`; when kubectl is installed, it must fail too, with `kubectl_says` in its message.
+fn replacement_error(files: &[(&str, &str)], ours: &[&str], kubectl_says: &str) {
+    let (err, text) = build_err(&tree(files), "app");
+    assert!(matches!(err, Error::Replacement { .. }), "{text}");
+    for want in ours.iter().chain([&kubectl_says]) {
+        assert!(text.contains(want), "{want:?} not in: {text}");
+    }
+    if !kubectl_available() {
+        return;
+    }
+    let dir = on_disk(files);
+    let out = Command::new("kubectl")
+        .arg("kustomize")
+        .arg(dir.path().join("app"))
+        .output()
+        .unwrap();
+    // kubectl logs the message quoted, with its own quotes escaped.
+    let stderr = String::from_utf8_lossy(&out.stderr).replace("\\\"", "\"");
+    assert!(!out.status.success(), "kubectl kustomize succeeded");
+    assert!(
+        stderr.contains(kubectl_says),
+        "kubectl says: {stderr}\nours: {text}"
+    );
+}
+
+#[test]
+fn replacement_source_selecting_nothing_is_an_error_like_kustomize() {
+    replacement_error(
+        &[
+            ("app/res.yaml", DEPLOYMENT),
+            (
+                "app/kustomization.yaml",
+                "resources: [res.yaml]\nreplacements:\n- source:\n    kind: Secret\n    name: creds\n  targets:\n  - select: {kind: Deployment}\n    fieldPaths: [spec.x]\n",
+            ),
+        ],
+        &[
+            "replacements[0] in app/kustomization.yaml",
+            "exactly one resource",
+        ],
+        "nothing selected by Secret.[noVer].[noGrp]/creds.[noNs]",
+    );
+}
+
+#[test]
+fn replacement_source_selecting_several_resources_is_an_error_like_kustomize() {
+    replacement_error(
+        &[
+            ("app/res.yaml", SETTINGS),
+            (
+                "app/kustomization.yaml",
+                "resources: [res.yaml]\nreplacements:\n- source:\n    kind: ConfigMap\n    fieldPath: data.version\n  targets:\n  - select: {name: other}\n    fieldPaths: [data.version]\n",
+            ),
+        ],
+        &["v1 ConfigMap/settings and v1 ConfigMap/other"],
+        "multiple matches for selector ConfigMap.[noVer].[noGrp]/[noName].[noNs]:data.version",
+    );
+}
+
+#[test]
+fn replacement_from_a_file_names_the_file_and_the_item() {
+    replacement_error(
+        &[
+            ("app/res.yaml", SETTINGS),
+            (
+                "app/kustomization.yaml",
+                "resources: [res.yaml]\nreplacements:\n- path: repl/all.yaml\n",
+            ),
+            (
+                "app/repl/all.yaml",
+                "- source: {name: settings, fieldPath: data.version}\n  targets:\n  - select: {name: other}\n    fieldPaths: [data.version]\n- source: {name: settings, fieldPath: data.nope}\n  targets:\n  - select: {name: other}\n    fieldPaths: [data.version]\n",
+            ),
+        ],
+        &["app/repl/all.yaml item 1 (replacements[0] in app/kustomization.yaml)"],
+        "fieldPath `data.nope` is missing for replacement source [noKind].[noVer].[noGrp]/settings.[noNs]",
+    );
+}
+
+#[test]
+fn replacement_target_without_the_field_is_an_error_unless_created() {
+    let files = |options: &str| {
+        vec![
+            (
+                "app/res.yaml".to_string(),
+                format!("{SETTINGS}---\n{DEPLOYMENT}"),
+            ),
+            (
+                "app/kustomization.yaml".to_string(),
+                format!(
+                    "resources: [res.yaml]\nreplacements:\n- source: {{name: settings, fieldPath: data.version}}\n  targets:\n  - select: {{kind: Deployment}}\n    fieldPaths: [spec.template.metadata.labels.version]\n{options}"
+                ),
+            ),
+        ]
+    };
+    let missing = files("");
+    let missing: Vec<(&str, &str)> = missing
+        .iter()
+        .map(|(p, t)| (p.as_str(), t.as_str()))
+        .collect();
+    replacement_error(
+        &missing,
+        &["targets[0] on apps/v1 Deployment/app"],
+        "unable to find field \"spec.template.metadata.labels.version\" in replacement target",
+    );
+    let created = files("    options: {create: true}\n");
+    let mut src = MemSource::new();
+    for (p, t) in &created {
+        src.insert(p.as_str(), t.as_str());
+    }
+    let objs = kustomize::build(&src, "app").unwrap();
+    let dep = objs.iter().find(|o| o["kind"] == "Deployment").unwrap();
+    assert_eq!(
+        dep["spec"]["template"]["metadata"]["labels"]["version"],
+        "1.2.3"
+    );
+}
+
+#[test]
+fn replacement_into_an_integer_field_needs_a_number() {
+    replacement_error(
+        &[
+            (
+                "app/res.yaml",
+                &format!(
+                    "{SETTINGS}---\n{}",
+                    DEPLOYMENT.replacen("spec:\n", "spec:\n  replicas: 1\n", 1)
+                ),
+            ),
+            (
+                "app/kustomization.yaml",
+                "resources: [res.yaml]\nreplacements:\n- source: {name: settings, fieldPath: data.version}\n  targets:\n  - select: {kind: Deployment}\n    fieldPaths: [spec.replicas]\n",
+            ),
+        ],
+        &["replacements[0]", "field \"spec.replicas\""],
+        "cannot decode !!str `1.2.3` as a !!int",
+    );
+}
+
+#[test]
+fn replacement_path_is_checked_like_other_paths() {
+    let src = tree(&[
+        ("app/res.yaml", SETTINGS),
+        (
+            "app/kustomization.yaml",
+            "resources: [res.yaml]\nreplacements:\n- path: ../../outside.yaml\n",
+        ),
+    ]);
+    let (err, text) = build_err(&src, "app");
+    assert!(matches!(err, Error::Escapes { .. }), "{text}");
+
+    let src = tree(&[
+        ("app/res.yaml", SETTINGS),
+        (
+            "app/kustomization.yaml",
+            "resources: [res.yaml]\nreplacements:\n- path: missing.yaml\n",
+        ),
+    ]);
+    let (err, text) = build_err(&src, "app");
+    assert!(matches!(err, Error::NotFound { .. }), "{text}");
+    assert!(text.contains("app/missing.yaml"), "{text}");
+
+    let src = tree(&[
+        ("app/res.yaml", SETTINGS),
+        ("app/r.yaml", "source: {name: settings}\n"),
+        (
+            "app/kustomization.yaml",
+            "resources: [res.yaml]\nreplacements:\n- path: r.yaml\n  source: {name: settings}\n",
+        ),
+    ]);
+    let (err, text) = build_err(&src, "app");
+    assert!(matches!(err, Error::Replacement { .. }), "{text}");
+    assert!(
+        text.contains("cannot specify both path and inline replacement"),
+        "{text}"
+    );
+}
+
+#[test]
+fn replacement_reads_names_after_name_prefix_and_before_hash_suffixes() {
+    let src = tree(&[
+        ("app/res.yaml", &format!("{SETTINGS}---\n{DEPLOYMENT}")),
+        (
+            "app/kustomization.yaml",
+            "resources: [res.yaml]\nnamePrefix: dev-\nconfigMapGenerator:\n- name: gen\n  literals: [a=b]\nreplacements:\n- source: {kind: ConfigMap, name: settings}\n  targets:\n  - select: {name: app}\n    fieldPaths: [metadata.annotations.settings]\n    options: {create: true}\n- source: {kind: ConfigMap, name: gen}\n  targets:\n  - select: {name: app}\n    fieldPaths: [metadata.annotations.gen]\n    options: {create: true}\n",
+        ),
+    ]);
+    let objs = kustomize::build(&src, "app").unwrap();
+    let dep = objs.iter().find(|o| o["kind"] == "Deployment").unwrap();
+    assert_eq!(dep["metadata"]["annotations"]["settings"], "dev-settings");
+    assert_eq!(dep["metadata"]["annotations"]["gen"], "dev-gen");
+    let generated = objs
+        .iter()
+        .find(|o| {
+            o["metadata"]["name"]
+                .as_str()
+                .is_some_and(|n| n.starts_with("dev-gen-"))
+        })
+        .unwrap();
+    assert_eq!(generated["kind"], "ConfigMap");
 }
