@@ -50,15 +50,7 @@ pub(crate) fn parse(value: &Json) -> ApiResult<Json> {
 /// A CRD's name is its `metadata.name`, `<plural>.<group>`: a DNS subdomain (up to 253
 /// characters of dot-separated labels), unlike other objects' single labels.
 pub(crate) fn check_name(name: &str) -> ApiResult<()> {
-    let label_ok = |l: &str| {
-        !l.is_empty()
-            && l.len() <= 63
-            && l.bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-            && !l.starts_with('-')
-            && !l.ends_with('-')
-    };
-    if name.len() <= 253 && name.contains('.') && name.split('.').all(label_ok) {
+    if name.len() <= 253 && name.contains('.') && name.split('.').all(resources::is_dns_label) {
         return Ok(());
     }
     Err(ApiError::invalid(

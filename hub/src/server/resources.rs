@@ -469,16 +469,21 @@ pub fn kind(kind: &str) -> Option<&'static KindDef> {
     KINDS.iter().find(|k| k.kind == kind)
 }
 
-/// Names are DNS labels: they become namespaces, paths and Git directories.
-pub fn check_name(name: &str) -> ApiResult<()> {
-    let ok = !name.is_empty()
+/// Whether `name` is a DNS label: 1-63 lowercase letters, digits and '-', starting and ending
+/// with a letter or digit.
+pub(crate) fn is_dns_label(name: &str) -> bool {
+    !name.is_empty()
         && name.len() <= 63
         && name
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !name.starts_with('-')
-        && !name.ends_with('-');
-    if ok {
+        && !name.ends_with('-')
+}
+
+/// Names are DNS labels: they become namespaces, paths and Git directories.
+pub fn check_name(name: &str) -> ApiResult<()> {
+    if is_dns_label(name) {
         Ok(())
     } else {
         Err(ApiError::invalid(
