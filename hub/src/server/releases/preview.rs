@@ -20,7 +20,8 @@ const CONTEXT_LINES: usize = 3;
 #[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct Preview {
-    /// The commit the diff is against (`null` while the repository has none).
+    /// The commit the diff is against (`null` while the repository has none, and when the deploy
+    /// would be refused: there is no diff then).
     pub base: Option<String>,
     /// Whether deploying now would commit: `false` when a render is blocked by the render gate
     /// or invalid (see `blocked`).
