@@ -281,9 +281,9 @@ fn implicit(value: &str) -> Scalar {
     Scalar::Str(value.to_owned())
 }
 
-/// go-yaml's float syntax (`^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$`), read
-/// with Go's `ParseFloat`: an overflow is not a float.
-fn yaml_float(s: &str) -> Option<f64> {
+/// go-yaml's float syntax (`^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$`), which go-yaml
+/// v2 and v3, and so Helm, Kubernetes and Kustomize, read a plain scalar as a float by.
+pub(crate) fn is_float_syntax(s: &str) -> bool {
     let b = s.as_bytes();
     let mut i = usize::from(matches!(b.first(), Some(b'+' | b'-')));
     let digits = |i: &mut usize| {
@@ -296,11 +296,11 @@ fn yaml_float(s: &str) -> Option<f64> {
     if b.get(i) == Some(&b'.') {
         i += 1;
         if digits(&mut i) == 0 {
-            return None;
+            return false;
         }
     } else {
         if digits(&mut i) == 0 {
-            return None;
+            return false;
         }
         if b.get(i) == Some(&b'.') {
             i += 1;
@@ -313,13 +313,27 @@ fn yaml_float(s: &str) -> Option<f64> {
             i += 1;
         }
         if digits(&mut i) == 0 {
-            return None;
+            return false;
         }
     }
-    if i != b.len() {
+    i == b.len()
+}
+
+/// A float in go-yaml's syntax, read with Go's `ParseFloat`: an overflow is not a float.
+fn yaml_float(s: &str) -> Option<f64> {
+    if !is_float_syntax(s) {
         return None;
     }
     s.parse::<f64>().ok().filter(|f| f.is_finite())
+}
+
+/// An integer as go-yaml reads one (underscores already removed): Go's `ParseInt(s, 0, 64)`,
+/// else `ParseUint(s, 0, 64)` (`0x`, `0o`, `0b` prefixes, a leading `0` for octal).
+pub(crate) fn go_integer(s: &str) -> Option<Number> {
+    match parse_int(s) {
+        Ok(i) => Some(Number::from(i)),
+        Err(_) => parse_uint(s).map(Number::from),
+    }
 }
 
 #[derive(Debug)]
@@ -538,6 +552,32 @@ mod tests {
     }
 
     /// Each case was read by Helm v4 (`helm_values_from_yaml`) with the same result.
+    #[test]
+    fn integers_and_floats_follow_gos_literal_syntax() {
+        let int = |s| go_integer(s).map(|n| n.to_string());
+        assert_eq!(int("0x1F").as_deref(), Some("31"));
+        assert_eq!(int("0755").as_deref(), Some("493"));
+        assert_eq!(int("-0b101").as_deref(), Some("-5"));
+        assert_eq!(
+            int("-9223372036854775808").as_deref(),
+            Some("-9223372036854775808")
+        );
+        assert_eq!(
+            int("18446744073709551615").as_deref(),
+            Some("18446744073709551615")
+        );
+        // ParseUint takes no sign, and nothing past 64 bits is an integer.
+        assert_eq!(int("+18446744073709551615"), None);
+        assert_eq!(int("18446744073709551616"), None);
+        assert_eq!(int("09"), None);
+        for float in [".5", "1.", "1e3", "-2.5E-3", "+7"] {
+            assert!(is_float_syntax(float), "{float}");
+        }
+        for not in ["1.5.6", ".", "e3", "1e", "1_0.0", "0x1p3", ""] {
+            assert!(!is_float_syntax(not), "{not}");
+        }
+    }
+
     #[test]
     fn plain_scalars_resolve_as_go_yaml_v2() {
         for (text, want) in [

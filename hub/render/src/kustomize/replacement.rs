@@ -1105,10 +1105,10 @@ fn resolve(text: &str, timestamps: bool) -> (Tag, Value) {
                 return (Tag::Str, Value::String(ts));
             }
             let plain = text.replace('_', "");
-            if let Some(n) = go_int(&plain) {
+            if let Some(n) = crate::goyaml::go_integer(&plain) {
                 return (Tag::Int, Value::Number(n));
             }
-            if is_yaml_float(&plain)
+            if crate::goyaml::is_float_syntax(&plain)
                 && let Some(f) = float(&plain)
             {
                 return f;
@@ -1117,57 +1117,6 @@ fn resolve(text: &str, timestamps: bool) -> (Tag, Value) {
         }
         _ => string(),
     }
-}
-
-/// An integer in Go's base-0 syntax (sign, then `0x`, `0o`, `0b`, a leading `0` for octal, or
-/// decimal), as a signed 64-bit number or else an unsigned one.
-fn go_int(s: &str) -> Option<Number> {
-    let (negative, body) = match s.as_bytes().first() {
-        Some(b'-') => (true, s.get(1..)?),
-        Some(b'+') => (false, s.get(1..)?),
-        _ => (false, s),
-    };
-    let lower = body.to_ascii_lowercase();
-    let (radix, digits) = if let Some(d) = lower.strip_prefix("0x") {
-        (16, d)
-    } else if let Some(d) = lower.strip_prefix("0o") {
-        (8, d)
-    } else if let Some(d) = lower.strip_prefix("0b") {
-        (2, d)
-    } else if lower.len() > 1 && lower.starts_with('0') {
-        (8, &lower[1..])
-    } else {
-        (10, lower.as_str())
-    };
-    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
-        return None;
-    }
-    let magnitude = u128::from_str_radix(digits, radix).ok()?;
-    if negative {
-        let v = i128::try_from(magnitude).ok()?.checked_neg()?;
-        i64::try_from(v).ok().map(Number::from)
-    } else if let Ok(v) = i64::try_from(magnitude) {
-        Some(Number::from(v))
-    } else {
-        u64::try_from(magnitude).ok().map(Number::from)
-    }
-}
-
-/// go-yaml's float syntax: `[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?`.
-fn is_yaml_float(s: &str) -> bool {
-    let s = s.strip_prefix(['-', '+']).unwrap_or(s);
-    let (mantissa, exponent) = match s.find(['e', 'E']) {
-        Some(i) => (&s[..i], Some(&s[i + 1..])),
-        None => (s, None),
-    };
-    let digits = |t: &str| !t.is_empty() && t.chars().all(|c| c.is_ascii_digit());
-    let mantissa_ok = match mantissa.split_once('.') {
-        Some(("", frac)) => digits(frac),
-        Some((int, frac)) => digits(int) && (frac.is_empty() || digits(frac)),
-        None => digits(mantissa),
-    };
-    let exponent_ok = exponent.is_none_or(|e| digits(e.strip_prefix(['-', '+']).unwrap_or(e)));
-    mantissa_ok && exponent_ok
 }
 
 /// A plain `YYYY-M-D` date as go-yaml reads it (a timestamp) and JSON prints it.

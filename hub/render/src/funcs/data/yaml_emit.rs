@@ -270,10 +270,10 @@ fn resolves_to_str(s: &str, dialect: Dialect) -> bool {
                 return false;
             }
             let plain: String = s.chars().filter(|&c| c != '_').collect();
-            if go_parse_int(&plain) {
+            if crate::goyaml::go_integer(&plain).is_some() {
                 return false;
             }
-            if is_yaml_style_float(&plain) && go_parse_float(&plain).is_some() {
+            if crate::goyaml::is_float_syntax(&plain) && go_parse_float(&plain).is_some() {
                 return false;
             }
             if let Some(rest) = plain
@@ -288,75 +288,6 @@ fn resolves_to_str(s: &str, dialect: Dialect) -> bool {
         }
         _ => true,
     }
-}
-
-/// Go's `strconv.ParseInt(s, 0, 64)` or `ParseUint` succeeding (underscores already removed).
-fn go_parse_int(s: &str) -> bool {
-    let (negative, body) = match s.as_bytes().first() {
-        Some(b'+') => (false, s.get(1..).unwrap_or("")),
-        Some(b'-') => (true, s.get(1..).unwrap_or("")),
-        _ => (false, s),
-    };
-    let (radix, digits) =
-        if let Some(r) = body.strip_prefix("0x").or_else(|| body.strip_prefix("0X")) {
-            (16, r)
-        } else if let Some(r) = body.strip_prefix("0o").or_else(|| body.strip_prefix("0O")) {
-            (8, r)
-        } else if let Some(r) = body.strip_prefix("0b").or_else(|| body.strip_prefix("0B")) {
-            (2, r)
-        } else if body.len() > 1 && body.starts_with('0') {
-            (8, body.get(1..).unwrap_or(""))
-        } else {
-            (10, body)
-        };
-    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
-        return false;
-    }
-    match u128::from_str_radix(digits, radix) {
-        Ok(v) if negative => v <= 1u128 << 63,
-        Ok(v) => v <= u128::from(u64::MAX),
-        Err(_) => false,
-    }
-}
-
-/// `^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$`
-fn is_yaml_style_float(s: &str) -> bool {
-    let b = s.as_bytes();
-    let mut i = 0;
-    if matches!(b.first(), Some(b'+' | b'-')) {
-        i += 1;
-    }
-    let digits = |i: &mut usize| {
-        let start = *i;
-        while b.get(*i).is_some_and(u8::is_ascii_digit) {
-            *i += 1;
-        }
-        *i - start
-    };
-    if b.get(i) == Some(&b'.') {
-        i += 1;
-        if digits(&mut i) == 0 {
-            return false;
-        }
-    } else {
-        if digits(&mut i) == 0 {
-            return false;
-        }
-        if b.get(i) == Some(&b'.') {
-            i += 1;
-            digits(&mut i);
-        }
-    }
-    if matches!(b.get(i), Some(b'e' | b'E')) {
-        i += 1;
-        if matches!(b.get(i), Some(b'+' | b'-')) {
-            i += 1;
-        }
-        if digits(&mut i) == 0 {
-            return false;
-        }
-    }
-    i == b.len()
 }
 
 /// Go's `strconv.ParseFloat` for decimal spellings, finite results only.
