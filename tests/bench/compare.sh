@@ -33,6 +33,18 @@ find "$opa_dir" -name '*_test.rego' -delete
 cp tests/bench/opa_collect.rego "$opa_dir/"
 
 rego=tests/bench/rego_only.yaml
+# Both sides must reach the same findings before their times mean anything.
+ours=$($g decide -a "$action" --bindings "$rego" -f json || true)
+theirs=$("$py" ../shared/reference/opa.py eval -d "$opa_dir" -i "$action" data.gatehouse_bench.all)
+python3 - "$ours" "$theirs" <<'PY'
+import json, sys
+ours, theirs = (json.loads(a) for a in sys.argv[1:])
+a = len(ours["violations"])
+b = sum(len(x[0]) if x else 0 for x in theirs["value"])
+if a != b:
+    sys.exit(f"the engines disagree: Gatehouse finds {a} violations, OPA {b}")
+print(f"same findings on both sides ({a} violations)")
+PY
 same=$($g bench -a "$action" -n "$n" -f json --prepared --bindings "$rego")
 same_full=$($g bench -a "$action" -n "$n" -f json --bindings "$rego")
 opa=$("$py" ../shared/reference/opa.py bench -d "$opa_dir" -i "$action" -n "$n" data.gatehouse_bench.all)
