@@ -34,17 +34,22 @@ cp tests/bench/opa_collect.rego "$opa_dir/"
 
 rego=tests/bench/rego_only.yaml
 # Both sides must reach the same findings before their times mean anything.
-ours=$($g decide -a "$action" --bindings "$rego" -f json || true)
-theirs=$("$py" ../shared/reference/opa.py eval -d "$opa_dir" -i "$action" data.gatehouse_bench.all)
-python3 - "$ours" "$theirs" <<'PY'
+findings() {
+  local ours theirs
+  ours=$($g decide -a "$1" --bindings "$rego" -f json) || [ $? -eq 2 ] # 2: denied
+  theirs=$("$py" ../shared/reference/opa.py eval -d "$opa_dir" -i "$1" data.gatehouse_bench.all)
+  python3 - "$ours" "$theirs" <<'PY'
 import json, sys
 ours, theirs = (json.loads(a) for a in sys.argv[1:])
-a = len(ours["violations"])
-b = sum(len(x[0]) if x else 0 for x in theirs["value"])
+a = sorted(f["message"] for f in ours["violations"])
+b = sorted(v["msg"] if isinstance(v, dict) else v for rule in theirs["value"] for found in rule for v in found)
 if a != b:
-    sys.exit(f"the engines disagree: Gatehouse finds {a} violations, OPA {b}")
-print(f"same findings on both sides ({a} violations)")
+    sys.exit("the engines disagree:\n  gatehouse: %s\n  opa:       %s" % (a, b))
+print(f"same findings on both sides ({len(a)} violations)")
 PY
+}
+findings "$action"
+findings tests/fixtures/actions/release-deploy-violations.json # one that denies
 same=$($g bench -a "$action" -n "$n" -f json --prepared --bindings "$rego")
 same_full=$($g bench -a "$action" -n "$n" -f json --bindings "$rego")
 opa=$("$py" ../shared/reference/opa.py bench -d "$opa_dir" -i "$action" -n "$n" data.gatehouse_bench.all)
