@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use regorus::Value;
 use regorus::utils::limits::ExecutionTimerConfig;
-use serde_json::{Map, Value as Json, json};
+use serde_json::{Value as Json, json};
 
 use crate::action::{Action, ActionKind};
 use crate::binding::{Bindings, InputMode, Mode};
@@ -28,6 +28,7 @@ use crate::bundle::{Bundle, Module};
 use crate::decision::{Decision, Finding, Outcome, PolicyTrace, Requirement, RuleCount, Severity};
 use crate::diagnostic;
 use crate::error::Error;
+use crate::input;
 use crate::metadata::{self, PackageMetadata};
 use crate::plugin::{self, FailureKind, PluginFailure, PluginLimits, PluginSet, Plugins};
 use crate::testing::LineCoverage;
@@ -376,15 +377,9 @@ impl Engine {
     /// then skips the conversion, which dominates for actions carrying many manifests). A
     /// missing `time` is filled with the time of preparation.
     pub fn prepare(action: Action) -> Result<PreparedAction, Error> {
-        let json = action_json(&action)
-            .map_err(|e| Error::Query(format!("the action could not be encoded: {e}")))?;
-        let value = to_rego(&json)
+        let value = action_value(&action)
             .map_err(|e| Error::Query(format!("the action could not be converted: {e}")))?;
-        Ok(PreparedAction {
-            action,
-            json,
-            value,
-        })
+        Ok(PreparedAction { action, value })
     }
 
     /// Decides a prepared action.
@@ -450,21 +445,17 @@ impl Engine {
             }
         }
 
-        let prepared_json;
-        let json = match prepared {
-            Some(p) => &p.json,
-            None => match action_json(action) {
+        let converted;
+        let input = match prepared {
+            Some(p) => &p.value,
+            None => match action_value(action) {
                 Ok(v) => {
-                    prepared_json = v;
-                    &prepared_json
+                    converted = v;
+                    &converted
                 }
                 Err(e) => {
-                    return self.refuse(
-                        Some(action.kind.to_string()),
-                        None,
-                        format!("The action could not be encoded: {e}."),
-                        start,
-                    );
+                    let message = format!("The action could not be converted to Rego input: {e}.");
+                    return self.refuse(Some(action.kind.to_string()), None, message, start);
                 }
             },
         };
@@ -479,17 +470,7 @@ impl Engine {
             .map(|s| s.0)
             .collect();
         if !whole.is_empty() {
-            match prepared {
-                Some(p) => self.evaluate(&whole, &p.value, None, &mut collected),
-                None => match to_rego(json) {
-                    Ok(input) => self.evaluate(&whole, &input, None, &mut collected),
-                    Err(e) => {
-                        let message =
-                            format!("The action could not be converted to Rego input: {e}.");
-                        return self.refuse(Some(action.kind.to_string()), None, message, start);
-                    }
-                },
-            }
+            self.evaluate(&whole, input, None, &mut collected);
         }
         let per_object: Vec<usize> = selected
             .iter()
@@ -497,15 +478,9 @@ impl Engine {
             .map(|s| s.0)
             .collect();
         if !per_object.is_empty() {
-            let header = action_header(json);
-            for object in &action.subject.manifests {
-                let view = object_view(object, &header, json);
-                self.evaluate(
-                    &per_object,
-                    &Value::from(view),
-                    Some(object_ref(object)),
-                    &mut collected,
-                );
+            let views = input::object_views(input);
+            for (object, view) in action.subject.manifests.iter().zip(&views) {
+                self.evaluate(&per_object, view, Some(object_ref(object)), &mut collected);
             }
         }
 
@@ -762,7 +737,6 @@ impl Engine {
 #[derive(Debug, Clone)]
 pub struct PreparedAction {
     action: Action,
-    json: Json,
     value: Value,
 }
 
@@ -773,20 +747,15 @@ impl PreparedAction {
     }
 }
 
-/// The action as JSON, with `time` filled in when absent.
-fn action_json(action: &Action) -> Result<Json, serde_json::Error> {
-    let mut json = serde_json::to_value(action)?;
+/// The action as Rego input, with `time` filled in when absent.
+fn action_value(action: &Action) -> Result<Value, input::InputError> {
+    let mut value = input::to_value(action)?;
     if action.time.is_none()
-        && let Json::Object(map) = &mut json
+        && let Value::Object(map) = &mut value
     {
-        map.insert("time".into(), Json::String(now_rfc3339()));
+        Arc::make_mut(map).insert(Value::from("time"), Value::from(now_rfc3339()));
     }
-    Ok(json)
-}
-
-/// Converts JSON to a Rego value without copying the JSON first.
-pub(crate) fn to_rego(json: &Json) -> Result<Value, serde_json::Error> {
-    serde::Deserialize::deserialize(json)
+    Ok(value)
 }
 
 /// One policy's results: rule name → values, each tagged with the object it came from.
@@ -1035,34 +1004,25 @@ fn now_rfc3339() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
-/// The small part of the action each per-object view carries as `action`.
-fn action_header(action: &Json) -> Json {
-    let mut header = Map::new();
-    for key in ["version", "kind", "id", "time", "actor", "scope", "context"] {
-        if let Some(v) = action.get(key) {
-            header.insert(key.to_owned(), v.clone());
-        }
-    }
-    Json::Object(header)
-}
-
 /// The pod spec of a pod-bearing object.
 pub fn pod_spec(object: &Json) -> Option<&Json> {
     let kind = object.get("kind")?.as_str()?;
-    let spec = object.get("spec")?;
+    pod_spec_path(kind)?
+        .iter()
+        .try_fold(object, |at, key| at.get(key))
+}
+
+/// Where objects of `kind` keep their pod spec, if they have one.
+pub(crate) fn pod_spec_path(kind: &str) -> Option<&'static [&'static str]> {
     match kind {
-        "Pod" => Some(spec),
-        "CronJob" => spec
-            .get("jobTemplate")?
-            .get("spec")?
-            .get("template")?
-            .get("spec"),
+        "Pod" => Some(&["spec"]),
+        "CronJob" => Some(&["spec", "jobTemplate", "spec", "template", "spec"]),
         "Deployment"
         | "StatefulSet"
         | "DaemonSet"
         | "ReplicaSet"
         | "ReplicationController"
-        | "Job" => spec.get("template")?.get("spec"),
+        | "Job" => Some(&["spec", "template", "spec"]),
         _ => None,
     }
 }
@@ -1075,30 +1035,6 @@ pub fn object_ref(object: &Json) -> String {
     let name = s(meta.and_then(|m| m.get("name"))).unwrap_or_else(|| "(unnamed)".into());
     let ns = s(meta.and_then(|m| m.get("namespace"))).unwrap_or_else(|| "default".into());
     format!("{kind}/{ns}/{name}")
-}
-
-/// The per-object input: the object, its pod spec as `spec`, the scope at the top level, the
-/// original object as `object` and the action header as `action`.
-fn object_view(object: &Json, header: &Json, action: &Json) -> Json {
-    let mut view = match object {
-        Json::Object(map) => map.clone(),
-        other => {
-            let mut m = Map::new();
-            m.insert("value".into(), other.clone());
-            m
-        }
-    };
-    if let Some(scope) = action.get("scope").and_then(Json::as_object) {
-        for (k, v) in scope {
-            view.entry(k.clone()).or_insert_with(|| v.clone());
-        }
-    }
-    if let Some(spec) = pod_spec(object) {
-        view.insert("spec".into(), spec.clone());
-    }
-    view.insert("object".into(), object.clone());
-    view.insert("action".into(), header.clone());
-    Json::Object(view)
 }
 
 #[cfg(test)]

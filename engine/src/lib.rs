@@ -53,6 +53,7 @@ pub mod decision;
 pub mod diagnostic;
 mod engine;
 mod error;
+mod input;
 pub mod metadata;
 pub mod plugin;
 pub mod query;

@@ -16,7 +16,8 @@ use serde::Serialize;
 use serde_json::{Value as Json, json};
 
 use crate::diagnostic;
-use crate::engine::{Engine, is_internal, rule_name, to_rego};
+use crate::engine::{Engine, is_internal, rule_name};
+use crate::input::to_value;
 use crate::error::Error;
 use crate::testing::{Coverage, LineCoverage};
 
@@ -180,7 +181,7 @@ impl Engine {
         let mut rego = self.interpreter();
         if let Some(input) = input {
             rego.set_input(
-                to_rego(input)
+                to_value(input)
                     .map_err(|e| Error::Query(format!("the input cannot be used: {e}")))?,
             );
         }
@@ -280,7 +281,7 @@ impl Engine {
         let selected: Vec<usize> = (0..rules.len())
             .filter(|i| rules.get(*i).is_some_and(&select))
             .collect();
-        let input = input.map(to_rego).transpose();
+        let input = input.map(to_value).transpose();
         let wrapped = |r: &RuleValue| {
             let mut refr = String::from("data");
             for part in r.package.split('.').chain(std::iter::once(r.name.as_str())) {
