@@ -4,13 +4,16 @@
 //!   `gatehouse decide` pay once at start);
 //! - `decide/release_deploy_50`: a production `release.deploy` with 50 rendered manifests and
 //!   their deployed state (tests/fixtures/actions/bench-release-deploy-50.json), from a typed
-//!   action (the hub's path) and from JSON text (the CLI's path, parsing and validation included).
+//!   action (the hub's path) and from JSON text (the CLI's path, parsing and validation included);
+//! - `input/release_deploy_50`: turning that typed action into Rego input alone
+//!   ([`Engine::prepare`]), the part of a decision that does not depend on the policies, next
+//!   to the two-step route through `serde_json::Value` it replaced (`via_json_value`).
 //!
 //! Run: `cargo bench -p gatehouse-engine --bench decide`.
 
 use std::hint::black_box;
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use gatehouse_engine::{Action, Bundle, DecideOptions, Engine, EngineOptions, LoadOptions};
 
 #[global_allocator]
@@ -39,6 +42,21 @@ fn benches(c: &mut Criterion) {
     let engine = library();
     let text = fixture();
     let action = Action::from_json(&text).expect("fixture is a valid action");
+    let mut group = c.benchmark_group("input/release_deploy_50");
+    group.bench_function("prepare", |b| {
+        b.iter_batched(
+            || action.clone(),
+            |a| black_box(Engine::prepare(a)),
+            BatchSize::SmallInput,
+        )
+    });
+    group.bench_function("via_json_value", |b| {
+        b.iter(|| {
+            let json = serde_json::to_value(black_box(&action)).expect("encodes");
+            black_box(regorus::Value::from(json))
+        })
+    });
+    group.finish();
     let mut group = c.benchmark_group("decide/release_deploy_50");
     group.bench_function("typed", |b| {
         b.iter(|| black_box(engine.decide(black_box(&action))))

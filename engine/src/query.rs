@@ -17,8 +17,8 @@ use serde_json::{Value as Json, json};
 
 use crate::diagnostic;
 use crate::engine::{Engine, is_internal, rule_name};
-use crate::input::to_value;
 use crate::error::Error;
+use crate::input::to_value;
 use crate::testing::{Coverage, LineCoverage};
 
 /// What [`Engine::query_with`] gathers besides the result.
