@@ -5,6 +5,33 @@
 //! declared once in [`cli`] (from which the CLI reference in `docs/` is generated); each
 //! subcommand lives in its own module under [`commands`].
 
+/// `print!` to standard output that returns the write's error instead of panicking: a reader
+/// that stops early (`gatehouse test … | head`) ends the command, and `main` exits quietly with
+/// the status a process killed by `SIGPIPE` would have.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        write!(std::io::stdout().lock(), $($arg)*)
+    }};
+}
+
+/// `println!` to standard output that returns the write's error instead of panicking (see
+/// `out!`).
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*)
+    }};
+}
+
+/// Whether `err` comes from writing to a pipe whose reader has gone (`gatehouse … | head`).
+pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| {
+        e.downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
 pub mod cli;
 pub mod cli_reference;
 pub mod commands;

@@ -49,7 +49,7 @@ pub(crate) fn run(args: AdminArgs) -> Result<ExitCode> {
             store.write(|tx| identity_admin::admin_token(tx, org, user))?
         }
     };
-    println!("{token}");
+    outln!("{token}")?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -60,10 +60,10 @@ pub(crate) fn audit(args: AuditArgs) -> Result<ExitCode> {
             let mut bad = false;
             for r in verify_audit(&store)? {
                 match &r.problem {
-                    None => println!("{}: {} entries, chain intact", r.org, r.entries),
+                    None => outln!("{}: {} entries, chain intact", r.org, r.entries)?,
                     Some(p) => {
                         bad = true;
-                        println!("{}: TAMPERED: {p}", r.org);
+                        outln!("{}: TAMPERED: {p}", r.org)?;
                     }
                 }
             }

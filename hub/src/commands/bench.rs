@@ -115,8 +115,8 @@ pub(super) fn run(args: BenchArgs) -> Result<ExitCode> {
     }
 
     match args.format {
-        DecideFormat::Json => println!("{}", serde_json::to_string(&report)?),
-        DecideFormat::Pretty => print_table(&report),
+        DecideFormat::Json => outln!("{}", serde_json::to_string(&report)?)?,
+        DecideFormat::Pretty => print_table(&report)?,
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -139,7 +139,7 @@ fn throughput(engine: &Engine, work: &Work, threads: usize, count: usize) -> f64
     (per_thread * threads) as f64 / start.elapsed().as_secs_f64()
 }
 
-fn print_table(report: &Json) {
+fn print_table(report: &Json) -> std::io::Result<()> {
     let rows = [
         ("samples", report["runs"].to_string()),
         ("median", format!("{} µs", report["median_us"])),
@@ -164,16 +164,17 @@ fn print_table(report: &Json) {
         ),
     ];
     for (k, v) in rows {
-        println!("{k:<18} {v}");
+        outln!("{k:<18} {v}")?;
     }
     if let Some(t) = report.get("threads") {
-        println!(
+        outln!(
             "{:<18} {} ops/s with 1 thread, {} ops/s with {} threads ({}×)",
             "throughput",
             t["single_thread_ops_per_sec"],
             t["ops_per_sec"],
             t["threads"],
             t["speedup"]
-        );
+        )?;
     }
+    Ok(())
 }

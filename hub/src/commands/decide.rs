@@ -28,8 +28,8 @@ pub(super) fn run(args: DecideArgs) -> Result<ExitCode> {
         },
     );
     match args.format {
-        DecideFormat::Json => println!("{}", serde_json::to_string_pretty(&decision)?),
-        DecideFormat::Pretty => print!("{}", render(&decision)),
+        DecideFormat::Json => outln!("{}", serde_json::to_string_pretty(&decision)?)?,
+        DecideFormat::Pretty => out!("{}", render(&decision))?,
     }
     Ok(ExitCode::from(match decision.outcome {
         Outcome::Allow => 0,

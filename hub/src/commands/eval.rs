@@ -18,7 +18,7 @@ pub(super) fn run(args: EvalArgs) -> Result<ExitCode> {
         .cloned()
         .unwrap_or_default();
     match args.format {
-        EvalFormat::Json => println!("{}", serde_json::to_string_pretty(&output)?),
+        EvalFormat::Json => outln!("{}", serde_json::to_string_pretty(&output)?)?,
         EvalFormat::Values => {
             for r in &results {
                 let values: Vec<&Json> = r["expressions"]
@@ -30,12 +30,12 @@ pub(super) fn run(args: EvalArgs) -> Result<ExitCode> {
                 } else {
                     serde_json::to_string(&values)?
                 };
-                println!("{line}");
+                outln!("{line}")?;
             }
         }
         EvalFormat::Pretty => {
             if results.is_empty() {
-                println!("undefined");
+                outln!("undefined")?;
             }
             for r in &results {
                 if let Some(b) = r
@@ -44,11 +44,11 @@ pub(super) fn run(args: EvalArgs) -> Result<ExitCode> {
                     .filter(|b| !b.is_empty())
                 {
                     for (k, v) in b {
-                        println!("{k} = {}", serde_json::to_string_pretty(v)?);
+                        outln!("{k} = {}", serde_json::to_string_pretty(v)?)?;
                     }
                 } else if let Some(exprs) = r["expressions"].as_array() {
                     for e in exprs {
-                        println!("{}", serde_json::to_string_pretty(&e["value"])?);
+                        outln!("{}", serde_json::to_string_pretty(&e["value"])?)?;
                     }
                 }
             }

@@ -52,7 +52,7 @@ pub(super) fn run(args: PlaygroundArgs) -> Result<ExitCode> {
                 )
             })?;
         let address = listener.local_addr()?;
-        println!("playground: http://{address}/");
+        outln!("playground: http://{address}/")?;
         tracing::info!(%address, "playground listening");
         axum::serve(listener, router(config))
             .with_graceful_shutdown(shutdown())

@@ -111,7 +111,7 @@ fn chart(args: &RenderArgs, base: &RenderOptions, checks: &mut Checks<'_>) -> Re
         ..base.clone()
     };
     let rendered = renderer.render(&values::layer(&layers), &options)?;
-    print!("{}", rendered.stream());
+    out!("{}", rendered.stream())?;
     let objects = rendered.objects();
     if !checks.valid(&args.name, &objects)? {
         return Ok(ExitCode::FAILURE);
@@ -153,7 +153,7 @@ fn project(args: &RenderArgs, base: &RenderOptions, checks: &mut Checks<'_>) -> 
         if args.out.is_some() {
             files.extend(project.files(&rt));
         } else {
-            print!("{}", rt.rendered.stream());
+            out!("{}", rt.rendered.stream())?;
         }
     }
     if let Some(out) = &args.out {

@@ -16,6 +16,6 @@ pub(super) fn run(args: SchemaArgs) -> Result<ExitCode> {
             serde_json::to_value(schemars::schema_for!(gatehouse_engine::Bindings))?
         }
     };
-    println!("{}", serde_json::to_string_pretty(&schema)?);
+    outln!("{}", serde_json::to_string_pretty(&schema)?)?;
     Ok(ExitCode::SUCCESS)
 }

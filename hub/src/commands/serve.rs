@@ -57,12 +57,15 @@ pub(crate) fn run(args: ServeArgs) -> Result<ExitCode> {
     };
     let hub = HubState::open(config, engine)?;
     if let Some(token) = bootstrap(&hub, &args.bootstrap_org, &args.bootstrap_owner)? {
-        println!(
+        outln!(
             "First start: created organization `{}` with owner `{}`.\n\
              Owner API token (shown once; store it now): {token}\n\
              Use it as `Authorization: Bearer <token>`; lost it? `gatehouse admin token --org {} --user {}`.",
-            args.bootstrap_org, args.bootstrap_owner, args.bootstrap_org, args.bootstrap_owner
-        );
+            args.bootstrap_org,
+            args.bootstrap_owner,
+            args.bootstrap_org,
+            args.bootstrap_owner
+        )?;
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

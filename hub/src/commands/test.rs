@@ -55,12 +55,10 @@ pub(super) fn run(args: TestArgs) -> Result<ExitCode> {
         .as_ref()
         .is_some_and(|c| c.percent < args.threshold);
     match args.format {
-        TestFormat::Json if args.coverage => {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&coverage.as_ref().map(opa_coverage_json))?
-            )
-        }
+        TestFormat::Json if args.coverage => outln!(
+            "{}",
+            serde_json::to_string_pretty(&coverage.as_ref().map(opa_coverage_json))?
+        )?,
         TestFormat::Json => {
             let explained: Vec<serde_json::Value> = results
                 .iter()
@@ -73,7 +71,7 @@ pub(super) fn run(args: TestArgs) -> Result<ExitCode> {
                     v
                 })
                 .collect();
-            println!("{}", serde_json::to_string_pretty(&explained)?)
+            outln!("{}", serde_json::to_string_pretty(&explained)?)?
         }
         TestFormat::Pretty => {
             let mut file = "";
@@ -90,65 +88,67 @@ pub(super) fn run(args: TestArgs) -> Result<ExitCode> {
                 }
                 if r.rule.file != file {
                     file = &r.rule.file;
-                    println!("{file}:");
+                    outln!("{file}:")?;
                 }
                 let name = format!("data.{}.{}", r.rule.package, r.rule.name);
                 match &r.status {
-                    Status::Pass => println!("{name}: PASS ({})", human(r.duration)),
-                    Status::Skip => println!("{name}: SKIPPED"),
-                    Status::Fail => println!(
+                    Status::Pass => outln!("{name}: PASS ({})", human(r.duration))?,
+                    Status::Skip => outln!("{name}: SKIPPED")?,
+                    Status::Fail => outln!(
                         "{name}: FAIL ({}) at line {}",
                         human(r.duration),
                         r.rule.line
-                    ),
-                    Status::Error(e) => println!("{name}: ERROR ({})\n  {e}", human(r.duration)),
+                    )?,
+                    Status::Error(e) => outln!("{name}: ERROR ({})\n  {e}", human(r.duration))?,
                 }
                 if let Some(why) = explanation {
                     if let Some((line, text)) = &why.stopped_at {
-                        println!("  stopped at {}:{line}: {text}", r.rule.file);
+                        outln!("  stopped at {}:{line}: {text}", r.rule.file)?;
                     }
                     for note in &why.notes {
-                        println!("  note: {note}");
+                        outln!("  note: {note}")?;
                     }
                 }
             }
             if !results.is_empty() && (args.verbose || fail + error > 0) {
-                println!("{}", "-".repeat(80));
+                outln!("{}", "-".repeat(80))?;
             }
-            println!("PASS: {pass}/{}", results.len());
+            outln!("PASS: {pass}/{}", results.len())?;
             if fail > 0 {
-                println!("FAIL: {fail}/{}", results.len());
+                outln!("FAIL: {fail}/{}", results.len())?;
             }
             if error > 0 {
-                println!("ERROR: {error}/{}", results.len());
+                outln!("ERROR: {error}/{}", results.len())?;
             }
             if skip > 0 {
-                println!("SKIPPED: {skip}/{}", results.len());
+                outln!("SKIPPED: {skip}/{}", results.len())?;
             }
             if results.is_empty() {
-                println!("no tests found (rules named test_* in the given paths)");
+                outln!("no tests found (rules named test_* in the given paths)")?;
             }
             if args.verbose {
-                println!("total time: {}", human(started.elapsed()));
+                outln!("total time: {}", human(started.elapsed()))?;
             }
             if let Some(c) = &coverage {
-                println!("{}", "-".repeat(80));
-                println!("coverage (lines evaluated by the tests / lines with rules):");
+                outln!("{}", "-".repeat(80))?;
+                outln!("coverage (lines evaluated by the tests / lines with rules):")?;
                 for f in &c.files {
                     let total = f.covered.len() + f.not_covered.len();
-                    println!(
+                    outln!(
                         "  {:>6.2}%  {:>4}/{:<4} {}",
                         f.percent,
                         f.covered.len(),
                         total,
                         f.path
-                    );
+                    )?;
                 }
                 let total = c.covered_lines + c.not_covered_lines;
-                println!(
+                outln!(
                     "  {:>6.2}%  {:>4}/{:<4} total",
-                    c.percent, c.covered_lines, total
-                );
+                    c.percent,
+                    c.covered_lines,
+                    total
+                )?;
             }
         }
     }

@@ -239,15 +239,15 @@ pub async fn serve(hub: Hub) -> Result<()> {
                 .with_context(|| format!("cannot listen for agents on {at}"))?;
             let agent_addr = listener.local_addr()?;
             match &hub.config.agents.tls {
-                agents::AgentTls::Generated => println!(
+                agents::AgentTls::Generated => outln!(
                     "Agent service (agent.v1.AgentHub) on {scheme}://{agent_addr}; agents trust {}",
                     agents::tls::ca_file(&hub.config.data_dir).display()
-                ),
-                agents::AgentTls::Plaintext => println!(
+                )?,
+                agents::AgentTls::Plaintext => outln!(
                     "Agent service (agent.v1.AgentHub) on {scheme}://{agent_addr} WITHOUT TLS (development only)"
-                ),
+                )?,
                 agents::AgentTls::Files { .. } => {
-                    println!("Agent service (agent.v1.AgentHub) on {scheme}://{agent_addr}")
+                    outln!("Agent service (agent.v1.AgentHub) on {scheme}://{agent_addr}")?
                 }
             }
             let mut stopped = agents_stopped.clone();
@@ -264,9 +264,9 @@ pub async fn serve(hub: Hub) -> Result<()> {
             )))
         }
     };
-    println!(
+    outln!(
         "Gatehouse hub listening on http://{addr} (API under /api/v2, OpenAPI at /api/v2/openapi.json)"
-    );
+    )?;
     axum::serve(
         listener,
         app(hub.clone()).into_make_service_with_connect_info::<SocketAddr>(),

@@ -337,6 +337,36 @@ fn generated_schemas_are_current() {
 }
 
 #[test]
+fn a_reader_that_stops_early_ends_the_command_quietly_and_never_reads_as_success() {
+    for args in [
+        &["schema", "action"][..],
+        &[
+            "decide",
+            "-a",
+            "tests/fixtures/actions/release-deploy-production.json",
+        ],
+        &["test", "policies", "-v"],
+    ] {
+        // Standard output is a pipe whose reading end is already closed, as under
+        // `gatehouse … | head` once head has had its lines.
+        let (reader, writer) = std::io::pipe().expect("pipe");
+        drop(reader);
+        let out = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+            .args(args)
+            .current_dir(root())
+            .stdout(writer)
+            .output()
+            .expect("binary runs");
+        assert_eq!(out.status.code(), Some(141), "{args:?}: {}", stderr(&out));
+        assert!(
+            !stderr(&out).contains("panicked"),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+    }
+}
+
+#[test]
 fn bench_reports_medians_in_every_mode() {
     let action = "tests/fixtures/actions/release-deploy-production.json";
     for mode in [
