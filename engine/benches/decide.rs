@@ -51,10 +51,14 @@ fn benches(c: &mut Criterion) {
         )
     });
     group.bench_function("via_json_value", |b| {
-        b.iter(|| {
-            let json = serde_json::to_value(black_box(&action)).expect("encodes");
-            black_box(regorus::Value::from(json))
-        })
+        b.iter_batched(
+            || action.clone(),
+            |a| {
+                let json = serde_json::to_value(&a).expect("encodes");
+                black_box((a, regorus::Value::from(json)))
+            },
+            BatchSize::SmallInput,
+        )
     });
     group.finish();
     let mut group = c.benchmark_group("decide/release_deploy_50");
