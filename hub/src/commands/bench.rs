@@ -139,7 +139,7 @@ fn throughput(engine: &Engine, work: &Work, threads: usize, count: usize) -> f64
     (per_thread * threads) as f64 / start.elapsed().as_secs_f64()
 }
 
-fn print_table(report: &Json) -> std::io::Result<()> {
+fn print_table(report: &Json) -> Result<(), crate::OutputError> {
     let rows = [
         ("samples", report["runs"].to_string()),
         ("median", format!("{} µs", report["median_us"])),
