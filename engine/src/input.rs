@@ -2,7 +2,7 @@
 //!
 //! [`to_value`] is a `serde::Serializer` whose output is the regorus [`Value`] itself, so an
 //! [`Action`](crate::Action) (manifests and all) becomes Rego input without first being
-//! copied into a `serde_json::Value` and then decoded again (about 1.9 times faster on the
+//! copied into a `serde_json::Value` and then decoded again (1.75 to 1.9 times faster on the
 //! benchmark action; `cargo bench -p gatehouse-engine --bench decide -- input`).
 //!
 //! [`object_views`] builds the per-object inputs of policies bound with `input: object` out of
