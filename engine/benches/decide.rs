@@ -7,7 +7,10 @@
 //!   action (the hub's path) and from JSON text (the CLI's path, parsing and validation included);
 //! - `input/release_deploy_50`: turning that typed action into Rego input alone
 //!   ([`Engine::prepare`]), the part of a decision that does not depend on the policies, next
-//!   to the two-step route through `serde_json::Value` it replaced (`via_json_value`).
+//!   to the two-step route through `serde_json::Value` it replaced (`via_json_value`);
+//! - `rvm/six_policies`: the `deny` rules of the six plugin-free policies on the same input, in
+//!   regorus's interpreter (what decisions use) and in its bytecode VM (which decisions cannot
+//!   use, because it fails open: tests/it/vm.rs), after checking that both find the same.
 //!
 //! Run: `cargo bench -p gatehouse-engine --bench decide`.
 
@@ -15,6 +18,8 @@ use std::hint::black_box;
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use gatehouse_engine::{Action, Bundle, DecideOptions, Engine, EngineOptions, LoadOptions};
+use regorus::languages::rego::compiler::Compiler;
+use regorus::rvm::vm::RegoVM;
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -68,6 +73,76 @@ fn benches(c: &mut Criterion) {
     group.bench_function("json", |b| {
         b.iter(|| black_box(engine.decide_json(black_box(&text), DecideOptions::default())))
     });
+    group.finish();
+    vm_against_interpreter(c, &engine, &text);
+}
+
+/// The policies that call no plugin (the VM has no extension built-ins), as in
+/// tests/bench/compare.sh.
+const SIX_POLICIES: [&str; 6] = [
+    "data.gatehouse.k8s.resource_limits.deny",
+    "data.gatehouse.k8s.image_tags.deny",
+    "data.gatehouse.k8s.required_labels.deny",
+    "data.gatehouse.k8s.pod_security.deny",
+    "data.gatehouse.k8s.replicas.deny",
+    "data.gatehouse.release.env_removal.deny",
+];
+
+fn vm_against_interpreter(c: &mut Criterion, engine: &Engine, text: &str) {
+    const PLUGIN_CALLERS: [&str; 3] = [
+        "governance/approvals.rego",
+        "governance/freeze.rego",
+        "release/values.rego",
+    ];
+    let mut rego = regorus::Engine::new();
+    for m in engine.modules() {
+        if !m.path.ends_with("_test.rego") && !PLUGIN_CALLERS.contains(&m.path.as_str()) {
+            rego.add_policy(m.path.clone(), m.source.clone())
+                .expect("library module parses");
+        }
+    }
+    let data = regorus::Value::from(engine.data().clone());
+    rego.add_data(data.clone()).expect("library data loads");
+    let input = regorus::Value::from_json_str(text).expect("fixture parses");
+    rego.set_input(input.clone());
+
+    let policy = rego
+        .compile_with_entrypoint(&SIX_POLICIES[0].into())
+        .expect("library compiles");
+    let program =
+        Compiler::compile_from_policy(&policy, &SIX_POLICIES).expect("the VM compiles the library");
+    let mut vm = RegoVM::new();
+    vm.load_program(program);
+    vm.set_data(data).expect("library data loads into the VM");
+
+    let interpreted = |rego: &mut regorus::Engine| -> Vec<regorus::Value> {
+        SIX_POLICIES
+            .iter()
+            .map(|rule| rego.eval_rule((*rule).into()).expect("rule evaluates"))
+            .collect()
+    };
+    let on_vm = |vm: &mut RegoVM| -> Vec<regorus::Value> {
+        vm.set_input(input.clone());
+        SIX_POLICIES
+            .iter()
+            .map(|rule| vm.execute_entry_point_by_name(rule).expect("rule runs"))
+            .collect()
+    };
+    assert_eq!(
+        interpreted(&mut rego.clone()),
+        on_vm(&mut vm),
+        "the VM and the interpreter must find the same before their times mean anything"
+    );
+
+    let mut group = c.benchmark_group("rvm/six_policies");
+    group.bench_function("interpreter", |b| {
+        b.iter(|| {
+            let mut r = rego.clone();
+            r.set_input(input.clone());
+            black_box(interpreted(&mut r))
+        })
+    });
+    group.bench_function("vm", |b| b.iter(|| black_box(on_vm(&mut vm))));
     group.finish();
 }
 

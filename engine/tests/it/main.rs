@@ -2,3 +2,4 @@
 
 mod hostile_input;
 mod plugins;
+mod vm;
